@@ -1,0 +1,82 @@
+"""The command line: options in, one call to a domain function, a report out.
+
+Errors are mapped to messages and exit codes here and only here. Domain modules are imported inside
+each command so that `devenv refresh` in a git hook starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+
+import click
+
+from devenv import __version__
+from devenv.errors import DevenvError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class DevenvGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except DevenvError as exc:
+            click.echo(f"devenv: error: {exc.message}", err=True)
+            if exc.hint:
+                click.echo(f"  hint: {exc.hint}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("devenv: interrupted; nothing half-done was kept — run the command again", err=True)
+            ctx.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception:  # a bug: keep the traceback in a log, show one line
+            log = _crash_log()
+            click.echo(f"devenv: internal error (a bug); details in {log}", err=True)
+            ctx.exit(70)
+        return None
+
+
+def _crash_log() -> str:
+    from devenv.paths import state_home
+
+    folder = state_home() / "logs"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+        path.write_text(
+            f"devenv {__version__}, Python {sys.version}\nargv: {sys.argv}\n\n{traceback.format_exc()}"
+        )
+        return str(path)
+    except OSError:
+        traceback.print_exc()
+        return "(could not write a log; traceback above)"
+
+
+@click.group(cls=DevenvGroup, context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="devenv")
+def main() -> None:
+    """Take an OpenStack-style Python project from a checkout to a working development setup.
+
+    \b
+    Typical use:
+      devenv init nova          clone nova, build .venv, set up PyCharm
+      devenv refresh            bring venv and IDE up to date after a pull/rebase
+      devenv hooks install      refresh automatically after checkout, merge and rebase
+      devenv doctor             one health report over everything devenv knows
+    """
+
+
+def _register() -> None:
+    # Each concern owns its command module; they import only click at the top.
+    from devenv.cli import guest_cmds, ide_cmds, share_cmds, venv_cmds
+
+    for module in (venv_cmds, ide_cmds, guest_cmds, share_cmds):
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_register()

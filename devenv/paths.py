@@ -1,0 +1,46 @@
+"""Every root folder devenv writes to, each redirectable by an environment variable (tests always do)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+
+def home() -> Path:
+    return Path(os.environ.get("HOME") or Path.home())
+
+
+def state_home() -> Path:
+    """devenv's own state (guests, sync records, logs). DEVENV_HOME overrides."""
+    env = os.environ.get("DEVENV_HOME")
+    if env:
+        return Path(env)
+    if sys.platform == "darwin":
+        return home() / "Library" / "Application Support" / "devenv"
+    xdg = os.environ.get("XDG_STATE_HOME")
+    return (Path(xdg) if xdg else home() / ".local" / "state") / "devenv"
+
+
+def project_state(project_root: Path) -> Path:
+    """A per-project folder in the state home, keyed by the project's absolute path."""
+    root = Path(project_root).resolve()
+    digest = hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in root.name) or "project"
+    return state_home() / "projects" / f"{safe}-{digest}"
+
+
+def jetbrains_roots() -> list[Path]:
+    """Folders that may hold JetBrains config folders. DEVENV_JETBRAINS_HOME overrides them all."""
+    env = os.environ.get("DEVENV_JETBRAINS_HOME")
+    if env:
+        return [Path(env)]
+    h = home()
+    if sys.platform == "darwin":
+        return [h / "Library" / "Application Support" / "JetBrains", h / "Library" / "Preferences"]
+    if sys.platform == "win32":
+        appdata = os.environ.get("APPDATA")
+        return [Path(appdata) / "JetBrains" if appdata else h / "AppData" / "Roaming" / "JetBrains", h]
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    return [(Path(xdg) if xdg else h / ".config") / "JetBrains", h]

@@ -1,0 +1,108 @@
+"""The one place that starts processes.
+
+Always an argument list (never a shell string), always a timeout, and a missing program becomes a
+ToolMissing that names it. On timeout the whole process group is killed, so nothing is left running.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from devenv.errors import DevenvError, ToolMissing
+
+# Hints for the tools devenv relies on, shown when one is missing.
+INSTALL_HINTS = {
+    "git": "install git (Debian/Ubuntu: apt-get install git)",
+    "rsync": "install rsync (Debian/Ubuntu: apt-get install rsync)",
+    "ssh": "install the OpenSSH client (Debian/Ubuntu: apt-get install openssh-client)",
+    "bindfs": "install bindfs (Debian/Ubuntu: apt-get install bindfs)",
+    "uv": "pip install uv, or pass --installer pip",
+    "vagrant": "install Vagrant, or add the guest with --ssh USER@HOST",
+}
+
+
+class Timeout(DevenvError):
+    pass
+
+
+@dataclass(frozen=True)
+class Result:
+    args: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def run(
+    args: Sequence[str | os.PathLike[str]],
+    *,
+    timeout: float,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    capture: bool = True,
+    input: str | None = None,
+    check: bool = False,
+    what: str | None = None,
+) -> Result:
+    """Run a program and wait for it at most `timeout` seconds.
+
+    capture=False lets the child write to our terminal (installer progress); stdout/stderr are then "".
+    check=True raises DevenvError with the tail of stderr when the exit code is not zero.
+    """
+    argv = [os.fspath(a) for a in args]
+    try:
+        proc = subprocess.Popen(  # noqa: S603 - an argument list, never a shell
+            argv,
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE if capture else None,
+            stderr=subprocess.PIPE if capture else None,
+            text=True,
+            errors="replace",
+            start_new_session=True,  # our own process group, so a timeout kills children too
+        )
+    except FileNotFoundError as exc:
+        prog = os.path.basename(argv[0])
+        raise ToolMissing(f"{prog} is not installed (or not on PATH)", INSTALL_HINTS.get(prog)) from exc
+    try:
+        out, err = proc.communicate(input=input, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        kill_group(proc)
+        raise Timeout(
+            f"{what or os.path.basename(argv[0])} did not finish within {timeout:g} s and was stopped"
+        ) from exc
+    except BaseException:
+        # Ctrl-C or anything else: never leave the child behind.
+        kill_group(proc)
+        raise
+    result = Result(tuple(argv), proc.returncode, out or "", err or "")
+    if check and not result.ok:
+        raise DevenvError(
+            f"{what or os.path.basename(argv[0])} failed (exit {result.returncode}): {tail(result.stderr)}"
+        )
+    return result
+
+
+def kill_group(proc: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def tail(text: str, lines: int = 5) -> str:
+    kept = [ln for ln in text.strip().splitlines() if ln.strip()][-lines:]
+    return "\n    ".join(kept) if kept else "(no output)"

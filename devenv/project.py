@@ -1,0 +1,467 @@
+"""The project model: everything devenv needs to know about a checkout, read once at the edge.
+
+Sources, in order of authority: pyproject.toml [project], setup.cfg [metadata]/[options]/[entry_points],
+tox.ini (deps, extras, usedevelop, constraints, setenv, passenv, commands, per-env sections),
+.stestr.conf, bindep.txt. What cannot be resolved is listed in `Project.unresolved`, never guessed.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import shlex
+import sys
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devenv import toxini
+from devenv.errors import ConfigError, UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+# What tox itself uses when TOX_CONSTRAINTS_FILE is unset in OpenStack projects.
+UPPER_CONSTRAINTS_URL = "https://releases.openstack.org/constraints/upper/master"
+
+
+@dataclass(frozen=True)
+class Dep:
+    """One line of tox deps. kind: 'requirement' | 'file' (-r) | 'constraint' (-c) | 'project' (.[extra])."""
+
+    kind: str
+    value: str  # the requirement string, or the resolved path/URL for file/constraint
+    extras: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TestRunner:
+    kind: str | None  # 'stestr' | 'pytest' | 'unittest' | None (unknown)
+    args: tuple[str, ...] = ()  # the runner's own options, e.g. pytest's ('--ds=horizon.test.settings',)
+    test_path: str | None = None  # relative to the project root, e.g. 'nova/tests/unit'
+    top_dir: str | None = None
+    command: str | None = None  # the tox command line it came from
+
+
+@dataclass(frozen=True)
+class ToxEnv:
+    name: str  # 'testenv' for the base section
+    deps: tuple[Dep, ...] = ()
+    extras: tuple[str, ...] = ()
+    usedevelop: bool = False
+    skip_install: bool = False
+    constraints: tuple[str, ...] = ()  # paths or URLs, resolved
+    setenv: Mapping[str, str] = field(default_factory=dict)
+    passenv: tuple[str, ...] = ()
+    commands: tuple[str, ...] = ()
+    runner: TestRunner = TestRunner(None)
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    name: str
+    python_floor: str | None  # a PEP 440 specifier such as '>=3.11', or None
+    build_backend: str | None
+    uses_pbr: bool
+    has_git: bool
+    dependencies_from: str  # 'requirements.txt' (pbr/setuptools dynamic) | 'pyproject' | 'none'
+    unit_env: ToxEnv  # the env used for the venv and the unit test configuration
+    envs: Mapping[str, ToxEnv]  # every tox env, resolved (functional, pep8, ...)
+    console_scripts: Mapping[str, str]  # name -> 'module:function'
+    packages: tuple[str, ...]  # top-level import packages (source roots)
+    bindep_file: Path | None
+    uses_eventlet: bool
+    has_tox: bool
+    unresolved: tuple[str, ...] = ()
+
+    @property
+    def venv(self) -> Path:
+        return self.root / ".venv"
+
+    @property
+    def runner(self) -> TestRunner:
+        return self.unit_env.runner
+
+    @property
+    def functional_env(self) -> ToxEnv | None:
+        for name in ("functional", "functional-py3", "functional-py311", "functional-py312"):
+            if name in self.envs:
+                return self.envs[name]
+        for name, env in self.envs.items():
+            if name.startswith("functional") and env.runner.kind:
+                return env
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["root"] = str(self.root)
+        data["bindep_file"] = str(self.bindep_file) if self.bindep_file else None
+        return data
+
+
+def find_root(start: Path) -> Path:
+    """The nearest folder at or above `start` that holds a project file."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if any((folder / f).is_file() for f in ("tox.ini", "setup.cfg", "pyproject.toml", "setup.py")):
+            return folder
+    raise UsageError(f"{start} is not inside a Python project (no pyproject.toml, setup.cfg, setup.py or tox.ini)",
+                     "run devenv in a project checkout, or give its path: devenv init PATH")
+
+
+def load(root: Path, environ: Mapping[str, str] | None = None) -> Project:
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise UsageError(f"{root} is not a folder")
+    environ = os.environ if environ is None else environ
+    unresolved: list[str] = []
+    pyproject = _read_pyproject(root / "pyproject.toml")
+    setup_cfg = _read_setup_cfg(root / "setup.cfg")
+    if not pyproject and not setup_cfg and not (root / "setup.py").is_file() and not (root / "tox.ini").is_file():
+        raise UsageError(f"{root} is not a Python project (no pyproject.toml, setup.cfg, setup.py or tox.ini)",
+                         "give the path of a project checkout")
+    meta = pyproject.get("project", {}) if pyproject else {}
+    name = meta.get("name") or _cfg(setup_cfg, "metadata", "name") or root.name
+    floor = (meta.get("requires-python") or _cfg(setup_cfg, "metadata", "python_requires")
+             or _cfg(setup_cfg, "metadata", "python-requires") or _cfg(setup_cfg, "options", "python_requires"))
+    backend = (pyproject.get("build-system", {}) or {}).get("build-backend") if pyproject else None
+    requires = " ".join((pyproject.get("build-system", {}) or {}).get("requires", [])) if pyproject else ""
+    uses_pbr = bool((backend or "").startswith("pbr") or "pbr" in requires
+                    or _setup_py_uses_pbr(root / "setup.py"))
+    if "dependencies" in meta:
+        deps_from = "pyproject"
+    elif (root / "requirements.txt").is_file():
+        deps_from = "requirements.txt"
+    else:
+        deps_from = "none"
+
+    envs: dict[str, ToxEnv] = {}
+    unit_env = ToxEnv("testenv", usedevelop=True)
+    has_tox = (root / "tox.ini").is_file()
+    if has_tox:
+        ini = toxini.load(root / "tox.ini")
+        base = _read_env(ini, None, root, environ, unresolved)
+        envs["testenv"] = base
+        for env_name in ini.env_names:
+            envs[env_name] = _read_env(ini, env_name, root, environ, unresolved)
+        unit_env = _pick_unit_env(envs, ini.envlist)
+    stestr = _read_stestr(root)
+    unit_env = _with_stestr(unit_env, stestr, root, environ, unresolved)
+    envs = {k: _with_stestr(v, stestr, root, environ, unresolved) for k, v in envs.items()}
+    if unit_env.runner.kind is None:
+        unit_env = _guess_runner(root, unit_env, pyproject, stestr, environ, unresolved)
+
+    scripts = dict(meta.get("scripts", {}) or {})
+    scripts.update(_console_scripts_cfg(setup_cfg, unresolved))
+    packages = _packages(root, name, setup_cfg)
+    bindep = root / "bindep.txt"
+    return Project(
+        root=root,
+        name=name,
+        python_floor=floor.strip() if isinstance(floor, str) else None,
+        build_backend=backend,
+        uses_pbr=uses_pbr,
+        has_git=(root / ".git").exists(),
+        dependencies_from=deps_from,
+        unit_env=unit_env,
+        envs=envs,
+        console_scripts=scripts,
+        packages=packages,
+        bindep_file=bindep if bindep.is_file() else None,
+        uses_eventlet=_uses_eventlet(root, meta, unit_env),
+        has_tox=has_tox,
+        unresolved=tuple(dict.fromkeys(unresolved)),
+    )
+
+
+# ---- pyproject / setup.cfg -------------------------------------------------------------------------
+
+def _read_pyproject(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", "fix the file (pip would reject it too)") from exc
+
+
+def _read_setup_cfg(path: Path) -> configparser.RawConfigParser | None:
+    if not path.is_file():
+        return None
+    parser = configparser.RawConfigParser(strict=False, interpolation=None)
+    try:
+        parser.read_string(path.read_text(encoding="utf-8"), source=str(path))
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{path} is not a valid ini file: {first}", "fix the line it names") from exc
+    return parser
+
+
+def _cfg(parser: configparser.RawConfigParser | None, section: str, key: str) -> str | None:
+    if parser is None or not parser.has_option(section, key):
+        return None
+    return parser.get(section, key).strip() or None
+
+
+def _setup_py_uses_pbr(path: Path) -> bool:
+    try:
+        return "pbr" in path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+def _console_scripts_cfg(parser: configparser.RawConfigParser | None, unresolved: list[str]) -> dict[str, str]:
+    raw = _cfg(parser, "entry_points", "console_scripts")
+    out: dict[str, str] = {}
+    for line in (raw or "").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if "=" not in line:
+            unresolved.append(f"setup.cfg [entry_points] console_scripts: cannot read {line!r}")
+            continue
+        name, target = (x.strip() for x in line.split("=", 1))
+        out[name] = target
+    return out
+
+
+def _packages(root: Path, name: str, setup_cfg: configparser.RawConfigParser | None) -> tuple[str, ...]:
+    listed = _cfg(setup_cfg, "files", "packages") or _cfg(setup_cfg, "options", "packages")
+    if listed and "find:" not in listed:
+        found = [p.strip() for p in re.split(r"[\s,]+", listed) if p.strip()]
+        return tuple(p for p in found if (root / p.replace(".", "/")).is_dir() or (root / "src" / p).is_dir())
+    guess = name.replace("-", "_").replace(".", "_")
+    candidates = [guess, name.replace("-", "_")]
+    found = [c for c in dict.fromkeys(candidates) if (root / c / "__init__.py").is_file()]
+    if found:
+        return tuple(found)
+    return tuple(sorted(p.parent.name for p in root.glob("*/__init__.py")
+                        if p.parent.name not in ("tests", "doc", "docs", "examples", "releasenotes")))
+
+
+# ---- tox -------------------------------------------------------------------------------------------
+
+def _read_env(ini: toxini.ToxIni, env: str | None, root: Path, environ: Mapping[str, str],
+              unresolved: list[str]) -> ToxEnv:
+    r = toxini.Resolver(ini, env, environ)
+    where = f"tox.ini [{r.section}]"
+    deps: list[Dep] = []
+    constraints: list[str] = []
+    for line in r.lines("deps"):
+        dep = _parse_dep(line, root)
+        if dep is None:
+            unresolved.append(f"{where} deps: cannot read {line!r}")
+        elif dep.kind == "constraint":
+            constraints.append(dep.value)
+        else:
+            deps.append(dep)
+    for line in r.lines("constraints"):
+        constraints.append(_strip_flag(line, "-c"))
+    commands = tuple(r.lines("commands"))
+    setenv = toxini.parse_setenv(r.lines("setenv"), f"{where} setenv", unresolved)
+    # setenv values may reference each other's results only through {env:}; resolved above.
+    runner = _runner_from_commands(commands, root)
+    unresolved.extend(r.unresolved)
+    return ToxEnv(
+        name=env or "testenv",
+        deps=tuple(deps),
+        extras=tuple(toxini.parse_list(r.lines("extras"))),
+        usedevelop=toxini.truthy(r.get("usedevelop", "false")),
+        skip_install=toxini.truthy(r.get("skip_install", "false")),
+        constraints=tuple(constraints),
+        setenv=setenv,
+        passenv=tuple(toxini.parse_list(r.lines("passenv"))),
+        commands=commands,
+        runner=runner,
+    )
+
+
+def _strip_flag(line: str, flag: str) -> str:
+    long = {"-c": "--constraint", "-r": "--requirement"}[flag]
+    for prefix in (long + "=", long, flag):
+        if line.startswith(prefix):
+            return line[len(prefix):].strip()
+    return line.strip()
+
+
+def _parse_dep(line: str, root: Path) -> Dep | None:
+    if line.startswith(("-c", "--constraint")):
+        return Dep("constraint", _strip_flag(line, "-c"))
+    if line.startswith(("-r", "--requirement")):
+        target = _strip_flag(line, "-r")
+        return Dep("file", str((root / target).resolve()) if not os.path.isabs(target) else target)
+    m = re.fullmatch(r"(\.|\{toxinidir\}|" + re.escape(str(root)) + r")(\[([\w,\s-]+)\])?", line)
+    if m:
+        extras = tuple(e.strip() for e in (m.group(3) or "").split(",") if e.strip())
+        return Dep("project", str(root), extras)
+    if line.startswith("-"):
+        return None
+    return Dep("requirement", line)
+
+
+def _pick_unit_env(envs: dict[str, ToxEnv], envlist: list[str]) -> ToxEnv:
+    for name in ("py3", "unit", "py"):
+        if name in envs:
+            return envs[name]
+    for name in envlist:
+        if re.fullmatch(r"py3\d*", name) and name in envs:
+            return envs[name]
+    return envs["testenv"]
+
+
+def _runner_from_commands(commands: tuple[str, ...], root: Path) -> TestRunner:
+    for command in commands:
+        try:
+            argv = shlex.split(command)
+        except ValueError:
+            continue
+        if argv and argv[0] == "env":  # `env A=B stestr run`
+            argv = [a for a in argv[1:] if "=" not in a] or argv
+        if len(argv) >= 3 and argv[0].endswith(("python", "python3")) and argv[1] == "-m":
+            argv = argv[2:]
+        if not argv:
+            continue
+        prog = os.path.basename(argv[0])
+        rest = argv[1:]
+        if prog in ("stestr", "ostestr"):
+            if "--combine" in rest or "slowest" in rest or "last" in rest:
+                continue
+            path = None
+            for i, a in enumerate(rest):
+                if a.startswith("--test-path="):
+                    path = a.split("=", 1)[1]
+                elif a == "--test-path" and i + 1 < len(rest):
+                    path = rest[i + 1]
+            return TestRunner("stestr", test_path=_rel(path, root), command=command)
+        if prog in ("pytest", "py.test"):
+            args, paths = _split_pytest(rest, root)
+            return TestRunner("pytest", args=tuple(args), test_path=paths[0] if paths else None, command=command)
+        if prog == "unittest" or (prog == "testtools.run"):
+            return TestRunner("unittest", args=tuple(a for a in rest if a != "discover"), command=command)
+    return TestRunner(None)
+
+
+# pytest options whose value is the next argument (when not written with '=').
+_PYTEST_VALUE_OPTS = {"-m", "-k", "-p", "-c", "-o", "--ds", "--ignore", "--junitxml", "--html", "--rootdir",
+                      "--cov", "--cov-report", "--deselect", "--maxfail", "-n", "--durations", "--tb",
+                      "--basetemp", "--confcutdir"}
+# Options that only make sense for a batch run in CI, not for an IDE run.
+_PYTEST_CI_ONLY = ("--junitxml", "--html", "--self-contained-html", "--cov", "--cov-report", "-n")
+
+
+def _split_pytest(rest: list[str], root: Path) -> tuple[list[str], list[str]]:
+    args: list[str] = []
+    paths: list[str] = []
+    i = 0
+    while i < len(rest):
+        a = rest[i]
+        if a.startswith("-"):
+            takes_value = a in _PYTEST_VALUE_OPTS
+            pair = [a, rest[i + 1]] if takes_value and i + 1 < len(rest) else [a]
+            i += len(pair)
+            if pair[0].split("=", 1)[0] in _PYTEST_CI_ONLY:
+                continue
+            args.extend(pair)
+            continue
+        rel = _rel(a, root)
+        if rel is not None:
+            paths.append(rel)
+        i += 1
+    return args, paths
+
+
+def _rel(path: str | None, root: Path) -> str | None:
+    if not path:
+        return None
+    p = Path(path)
+    try:
+        rel = (p if p.is_absolute() else (root / p)).resolve().relative_to(root)
+    except ValueError:
+        return path
+    return rel.as_posix() if str(rel) != "." else "."
+
+
+# ---- .stestr.conf ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Stestr:
+    test_path: str | None  # raw, may hold ${OS_TEST_PATH:-default}
+    top_dir: str | None
+
+
+def _read_stestr(root: Path) -> _Stestr | None:
+    path = root / ".stestr.conf"
+    if not path.is_file():
+        return None
+    parser = configparser.RawConfigParser(strict=False, interpolation=None)
+    try:
+        parser.read_string(path.read_text(encoding="utf-8"), source=str(path))
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not a valid ini file: {str(exc).splitlines()[0]}") from exc
+    values = dict(parser.defaults())
+    return _Stestr(values.get("test_path"), values.get("top_dir"))
+
+
+def _shell_default(value: str | None, environ: Mapping[str, str], unresolved: list[str]) -> str | None:
+    """Resolve `${NAME:-default}` and `${NAME}` the way the shell (and stestr) do."""
+    if value is None:
+        return None
+
+    def repl(m: re.Match[str]) -> str:
+        return environ.get(m.group(1)) or (m.group(3) or "")
+
+    out = re.sub(r"\$\{(\w+)(:-([^}]*))?\}", repl, value)
+    if "$" in out:
+        unresolved.append(f".stestr.conf: cannot resolve {value!r}")
+    return out
+
+
+def _with_stestr(env: ToxEnv, stestr: _Stestr | None, root: Path, environ: Mapping[str, str],
+                 unresolved: list[str]) -> ToxEnv:
+    r = env.runner
+    if stestr is None or r.kind != "stestr":
+        return env
+    # The env's own setenv wins over the caller's environment, as it does under tox.
+    scope = {**environ, **env.setenv}
+    path = r.test_path or _rel(_shell_default(stestr.test_path, scope, unresolved), root)
+    top = _rel(_shell_default(stestr.top_dir, scope, unresolved), root)
+    return ToxEnv(**{**_fields(env), "runner": TestRunner("stestr", r.args, path, top, r.command)})
+
+
+def _fields(env: ToxEnv) -> dict[str, Any]:
+    return {f: getattr(env, f) for f in ToxEnv.__dataclass_fields__}
+
+
+def _guess_runner(root: Path, env: ToxEnv, pyproject: dict[str, Any], stestr: _Stestr | None,
+                  environ: Mapping[str, str], unresolved: list[str]) -> ToxEnv:
+    """No tox command named a runner: fall back on what the tree shows, and say it is a guess."""
+    if stestr is not None:
+        runner = TestRunner("stestr", test_path=_rel(_shell_default(stestr.test_path, environ, unresolved), root),
+                            top_dir=_rel(_shell_default(stestr.top_dir, environ, unresolved), root))
+    elif "pytest" in (pyproject.get("tool", {}) or {}) or (root / "pytest.ini").is_file() or (root / "conftest.py").is_file():
+        path = "tests" if (root / "tests").is_dir() else None
+        runner = TestRunner("pytest", test_path=path)
+    elif (root / "tests").is_dir():
+        runner = TestRunner("pytest", test_path="tests")
+    else:
+        return env
+    return ToxEnv(**{**_fields(env), "runner": runner})
+
+
+# ---- eventlet --------------------------------------------------------------------------------------
+
+def _uses_eventlet(root: Path, meta: dict[str, Any], env: ToxEnv) -> bool:
+    lines: list[str] = list(meta.get("dependencies", []) or [])
+    for name in ("requirements.txt",):
+        p = root / name
+        if p.is_file():
+            lines.extend(p.read_text(encoding="utf-8", errors="replace").splitlines())
+    for dep in env.deps:
+        if dep.kind == "requirement":
+            lines.append(dep.value)
+    return any(re.match(r"\s*eventlet\b", ln, re.IGNORECASE) for ln in lines)

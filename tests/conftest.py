@@ -1,0 +1,47 @@
+"""Shared fixtures. Every root devenv writes to is redirected into tmp_path, for every test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "examples" / "sample-service"
+UPPER_CONSTRAINTS = REPO.parent / "shared" / "data" / "upper-constraints.txt"
+
+# Helpers' fixture modules (guest machine, etc.) register here.
+pytest_plugins: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Never touch the real $HOME, state folder or JetBrains config."""
+    base = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(base))
+    monkeypatch.setenv("DEVENV_HOME", str(base / "devenv-state"))
+    monkeypatch.setenv("DEVENV_JETBRAINS_HOME", str(base / "JetBrains"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(base / ".config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(base / ".local" / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(base / ".cache"))
+    # uv and pip caches stay shared across tests (speed), but never in the real home.
+    monkeypatch.setenv("UV_CACHE_DIR", os.environ.get("DEVENV_TEST_UV_CACHE", "/tmp/devenv-test-uv-cache"))
+    monkeypatch.setenv("PIP_CACHE_DIR", os.environ.get("DEVENV_TEST_PIP_CACHE", "/tmp/devenv-test-pip-cache"))
+    monkeypatch.delenv("TOX_CONSTRAINTS_FILE", raising=False)
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    return base
+
+
+@pytest.fixture
+def run_cli():
+    """Run the real CLI in-process; returns click's Result (exit_code, output, stderr)."""
+    from click.testing import CliRunner
+
+    from devenv.cli import main
+
+    def _run(*args: str, **kw):
+        runner = CliRunner()
+        return runner.invoke(main, list(args), catch_exceptions=False, **kw)
+
+    return _run
