@@ -1,0 +1,1 @@
+"""sample-service: a tiny OpenStack-style service."""
