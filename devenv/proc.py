@@ -106,3 +106,56 @@ def kill_group(proc: subprocess.Popen[str]) -> None:
 def tail(text: str, lines: int = 5) -> str:
     kept = [ln for ln in text.strip().splitlines() if ln.strip()][-lines:]
     return "\n    ".join(kept) if kept else "(no output)"
+
+
+def stream(
+    args: Sequence[str | os.PathLike[str]],
+    *,
+    timeout: float,
+    log_path: str | os.PathLike[str],
+    echo: bool,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    what: str | None = None,
+) -> Result:
+    """Run a long command (an installer), copying its output line by line to a log and, when `echo`,
+    to our stdout, so the user sees progress while we keep everything for the error message."""
+    import sys
+    import threading
+
+    argv = [os.fspath(a) for a in args]
+    try:
+        proc = subprocess.Popen(  # noqa: S603 - an argument list, never a shell
+            argv, cwd=cwd, env=dict(env) if env is not None else None, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+            start_new_session=True,
+        )
+    except FileNotFoundError as exc:
+        prog = os.path.basename(argv[0])
+        raise ToolMissing(f"{prog} is not installed (or not on PATH)", INSTALL_HINTS.get(prog)) from exc
+    chunks: list[str] = []
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        with open(log_path, "a", encoding="utf-8") as log:
+            for line in proc.stdout:
+                chunks.append(line)
+                log.write(line)
+                if echo:
+                    sys.stdout.write("    " + line)
+                    sys.stdout.flush()
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        kill_group(proc)
+        raise Timeout(f"{what or os.path.basename(argv[0])} did not finish within {timeout:g} s and was stopped") \
+            from exc
+    except BaseException:
+        kill_group(proc)
+        raise
+    reader.join(timeout=10)
+    out = "".join(chunks)
+    return Result(tuple(argv), proc.returncode, out, out)

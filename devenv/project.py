@@ -437,13 +437,16 @@ def _fields(env: ToxEnv) -> dict[str, Any]:
     return {f: getattr(env, f) for f in ToxEnv.__dataclass_fields__}
 
 
+_PYTEST_MARKERS = ("pytest.ini", "conftest.py")
+
+
 def _guess_runner(root: Path, env: ToxEnv, pyproject: dict[str, Any], stestr: _Stestr | None,
                   environ: Mapping[str, str], unresolved: list[str]) -> ToxEnv:
     """No tox command named a runner: fall back on what the tree shows, and say it is a guess."""
     if stestr is not None:
         runner = TestRunner("stestr", test_path=_rel(_shell_default(stestr.test_path, environ, unresolved), root),
                             top_dir=_rel(_shell_default(stestr.top_dir, environ, unresolved), root))
-    elif "pytest" in (pyproject.get("tool", {}) or {}) or (root / "pytest.ini").is_file() or (root / "conftest.py").is_file():
+    elif "pytest" in (pyproject.get("tool", {}) or {}) or any((root / f).is_file() for f in _PYTEST_MARKERS):
         path = "tests" if (root / "tests").is_dir() else None
         runner = TestRunner("pytest", test_path=path)
     elif (root / "tests").is_dir():

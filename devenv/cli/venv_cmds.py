@@ -1,5 +1,113 @@
-"""Commands: venv_cmds (filled in by its owner)."""
+"""Commands: init, refresh, show — the venv side of devenv."""
+
+from __future__ import annotations
+
+import json
 
 import click
 
-COMMANDS: list[click.Command] = []
+from devenv.cli.options import output_options, reporter
+
+_installer = click.option("--installer", type=click.Choice(["auto", "uv", "pip"]), default="auto", show_default=True,
+                          help="Package installer; auto uses uv when available.")
+_python = click.option("--python", "python", metavar="PATH|X.Y",
+                       help="Interpreter for the venv (default: one that satisfies the project's floor).")
+_constraints = click.option("--constraints", metavar="FILE|URL",
+                            help="Constraints (default: $TOX_CONSTRAINTS_FILE, else what tox.ini names).")
+_lock = click.option("--lock-timeout", type=float, default=30.0, show_default=True, metavar="SECONDS",
+                     help="How long to wait for another devenv run on the same project.")
+
+
+def _venv_opts(python: str | None, constraints: str | None, installer: str, refresh_constraints: bool = False):
+    from devenv.venv import Options
+
+    return Options(python=python, constraints=constraints, installer=installer,
+                   refresh_constraints=refresh_constraints)
+
+
+@click.command()
+@click.argument("target", required=False)
+@click.option("--source", metavar="URL|PATH", help="Clone from here instead of the project's upstream.")
+@_python
+@_constraints
+@_installer
+@click.option("--refresh-constraints", is_flag=True, help="Download a constraints URL again even if cached.")
+@click.option("--no-ide", is_flag=True, help="Build the venv only; skip the PyCharm setup.")
+@_lock
+@output_options
+def init(target, source, python, constraints, installer, refresh_constraints, no_ide, lock_timeout,
+         quiet, verbose, json_mode):
+    """Set up a project: clone it if needed, build .venv, set up PyCharm.
+
+    TARGET is a project folder, or the name of a known OpenStack project (e.g. nova) to clone into ./NAME.
+    Without TARGET, the project containing the current folder. Running it again when nothing changed does
+    nothing; after a requirements change it installs only what is new, or rebuilds beside the old venv.
+    """
+    from devenv import workflow
+
+    rep = reporter(quiet, verbose, json_mode)
+    opts = workflow.InitOptions(target=target, source=source, ide=not no_ide, lock_timeout=lock_timeout,
+                                venv=_venv_opts(python, constraints, installer, refresh_constraints))
+    if not json_mode and not quiet:
+        click.echo(f"devenv init {target or '.'}")
+    workflow.init(opts, rep)
+    if json_mode:
+        rep.emit_json()
+
+
+@click.command()
+@click.argument("path", required=False)
+@_python
+@_constraints
+@_installer
+@_lock
+@output_options
+def refresh(path, python, constraints, installer, lock_timeout, quiet, verbose, json_mode):
+    """Bring the venv and the IDE setup up to date (what the git hooks run after a pull or rebase)."""
+    from devenv import workflow
+
+    rep = reporter(quiet, verbose, json_mode)
+    workflow.refresh(path, _venv_opts(python, constraints, installer), rep, lock_timeout)
+    if json_mode:
+        rep.emit_json()
+
+
+@click.command()
+@click.argument("path", required=False)
+@click.option("--json", "json_mode", is_flag=True, help="Print the whole model as JSON.")
+def show(path, json_mode):
+    """Print what devenv reads from a project: name, Python floor, deps, constraints, test env, runner."""
+    from devenv import workflow
+
+    proj = workflow.show(path)
+    if json_mode:
+        click.echo(json.dumps(proj.to_json(), indent=2, sort_keys=True))
+        return
+    env = proj.unit_env
+    r = proj.runner
+    click.echo(f"project      {proj.name}  ({proj.root})")
+    click.echo(f"python       {proj.python_floor or 'any'}")
+    click.echo(f"build        {proj.build_backend or 'setup.py'}{' (pbr)' if proj.uses_pbr else ''}")
+    click.echo(f"tox env      {env.name}{'' if proj.has_tox else ' (no tox.ini)'}")
+    for dep in env.deps:
+        label = {"file": "-r", "project": "project", "requirement": "req"}.get(dep.kind, dep.kind)
+        click.echo(f"  deps       {label} {dep.value}{'[' + ','.join(dep.extras) + ']' if dep.extras else ''}")
+    click.echo(f"  extras     {', '.join(env.extras) or '-'}")
+    click.echo(f"  usedevelop {env.usedevelop}")
+    click.echo(f"  constraints {', '.join(env.constraints) or '-'}")
+    for k, v in env.setenv.items():
+        click.echo(f"  setenv     {k}={v}")
+    click.echo(f"  passenv    {', '.join(env.passenv) or '-'}")
+    args = " ".join(r.args)
+    click.echo(f"tests        {r.kind or 'unknown'} {args} path={r.test_path or '-'} top={r.top_dir or '-'}")
+    for name, e in proj.envs.items():
+        if name != env.name and e.runner.kind and name.startswith("functional"):
+            click.echo(f"  {name:<10} {e.runner.kind} path={e.runner.test_path or '-'}")
+    click.echo(f"eventlet     {'yes' if proj.uses_eventlet else 'no'}")
+    click.echo(f"scripts      {', '.join(proj.console_scripts) or '-'}")
+    click.echo(f"bindep       {proj.bindep_file or '-'}")
+    for problem in proj.unresolved:
+        click.echo(f"unresolved   {problem}")
+
+
+COMMANDS: list[click.Command] = [init, refresh, show]

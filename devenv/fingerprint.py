@@ -1,0 +1,134 @@
+"""A fingerprint of everything that decides a venv's contents, kept inside the venv.
+
+Comparing the stored fingerprint with a fresh one decides the action, the way tox 4 does: nothing
+changed -> no installer call; only additions -> install them in place; anything removed (a requirement,
+a constraint pin, an extra) or another Python -> rebuild beside the old venv.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from devenv import __version__, fsutil
+from devenv.constraints import Constraints
+from devenv.errors import ConfigError
+from devenv.project import Project
+
+FILE = "devenv-fingerprint.json"
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    python: str  # '3.11.7'
+    requirements: tuple[str, ...]  # every requirement line, -r files expanded
+    constraints: tuple[str, ...]
+    extras: tuple[str, ...]
+    install_project: str  # 'editable' | 'regular' | 'skip'
+    project_meta: str  # hash of the files that shape the project's own install (entry points etc.)
+    devenv: str = __version__
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str  # 'create' | 'noop' | 'add' | 'rebuild'
+    reason: str
+    added: tuple[str, ...] = ()
+
+
+def compute(project: Project, python: str, constraints: Constraints) -> Fingerprint:
+    env = project.unit_env
+    lines: list[str] = []
+    extras = list(env.extras)
+    for dep in env.deps:
+        if dep.kind == "file":
+            lines.extend(_expand(Path(dep.value), set()))
+        elif dep.kind == "project":
+            extras.extend(dep.extras)
+        else:
+            lines.append(dep.value)
+    if project.dependencies_from == "requirements.txt":
+        lines.extend(_expand(project.root / "requirements.txt", set()))
+    if env.skip_install:
+        mode = "skip"
+    else:
+        mode = "editable" if env.usedevelop else "regular"
+    meta = hashlib.sha256()
+    for name in ("pyproject.toml", "setup.cfg", "setup.py"):
+        p = project.root / name
+        if p.is_file():
+            meta.update(name.encode() + b"\0" + p.read_bytes())
+    return Fingerprint(python, tuple(dict.fromkeys(lines)), tuple(constraints.lines()),
+                       tuple(sorted(set(extras))), mode, meta.hexdigest()[:16])
+
+
+def _expand(path: Path, seen: set[Path]) -> list[str]:
+    """Requirement lines of a file, following nested -r/-c the way pip does."""
+    if path in seen:
+        return []
+    seen.add(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"requirements file {path} does not exist",
+                          "fix the -r line in tox.ini (or the file that includes it)") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read requirements file {path}: {exc.strerror}") from exc
+    out: list[str] = []
+    for raw in text.splitlines():
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        for flag in ("-r", "--requirement", "-c", "--constraint"):
+            if line.startswith(flag):
+                out.extend(_expand(path.parent / line[len(flag):].lstrip(" =").strip(), seen))
+                break
+        else:
+            out.append(line)
+    return out
+
+
+def read(venv: Path) -> Fingerprint | None:
+    try:
+        data = json.loads((venv / FILE).read_text(encoding="utf-8"))
+        data["requirements"] = tuple(data["requirements"])
+        data["constraints"] = tuple(data["constraints"])
+        data["extras"] = tuple(data["extras"])
+        return Fingerprint(**data)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def write(venv: Path, fp: Fingerprint) -> None:
+    fsutil.atomic_write(venv / FILE, fp.to_json())
+
+
+def decide(old: Fingerprint | None, new: Fingerprint, venv_exists: bool) -> Decision:
+    if not venv_exists:
+        return Decision("create", "no venv yet")
+    if old is None:
+        return Decision("rebuild", "the venv has no devenv fingerprint (made by hand, or an interrupted run)")
+    if old == new:
+        return Decision("noop", "nothing changed")
+    if old.python != new.python:
+        return Decision("rebuild", f"Python changed ({old.python} -> {new.python})")
+    if old.install_project != new.install_project:
+        return Decision("rebuild", f"install mode changed ({old.install_project} -> {new.install_project})")
+    removed = [*(set(old.requirements) - set(new.requirements)), *(set(old.constraints) - set(new.constraints)),
+               *(f"extra {e}" for e in set(old.extras) - set(new.extras))]
+    if removed:
+        shown = ", ".join(sorted(removed)[:3]) + (" ..." if len(removed) > 3 else "")
+        return Decision("rebuild", f"{len(removed)} line(s) removed or changed: {shown}")
+    added = tuple(sorted({*(set(new.requirements) - set(old.requirements)),
+                          *(set(new.constraints) - set(old.constraints)),
+                          *(f"extra {e}" for e in set(new.extras) - set(old.extras))}))
+    if old.project_meta != new.project_meta:
+        return Decision("add", "project metadata changed (reinstalling the project)", added)
+    if added:
+        return Decision("add", f"{len(added)} addition(s)", added)
+    return Decision("add", f"devenv changed ({old.devenv} -> {new.devenv})")

@@ -1,0 +1,96 @@
+"""Choosing the Python a venv is built with: the project's floor decides, `--python` overrides."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+from devenv import proc
+from devenv.errors import ConfigError, ToolMissing, UsageError
+
+_PROBE = "import sys, platform; print(sys.executable); print(platform.python_version())"
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    path: str
+    version: str  # '3.11.7'
+
+    @property
+    def short(self) -> str:
+        return ".".join(self.version.split(".")[:2])
+
+
+def floor_spec(floor: str | None) -> SpecifierSet:
+    try:
+        return SpecifierSet(floor or "")
+    except InvalidSpecifier as exc:
+        raise ConfigError(f"the project's Python requirement {floor!r} is not a valid version specifier",
+                          "fix requires-python / python_requires (e.g. '>=3.10')") from exc
+
+
+def probe(command: str) -> Interpreter | None:
+    """Ask an interpreter for its real path and version; None if it does not run."""
+    exe = command if os.sep in command else shutil.which(command)
+    if not exe:
+        return None
+    try:
+        r = proc.run([exe, "-c", _PROBE], timeout=20, what=command)
+    except (ToolMissing, proc.Timeout, OSError):
+        return None
+    lines = r.stdout.split()
+    if not r.ok or len(lines) < 2:
+        return None
+    return Interpreter(lines[0], lines[1])
+
+
+def candidates() -> list[str]:
+    names = [f"python3.{minor}" for minor in range(20, 9, -1)]
+    return ["python3", *names, sys.executable]
+
+
+def choose(floor: str | None, requested: str | None = None) -> Interpreter:
+    spec = floor_spec(floor)
+    if requested:
+        command = requested
+        if re.fullmatch(r"\d+\.\d+", requested):
+            command = f"python{requested}"
+        found = probe(command)
+        if found is None:
+            raise ToolMissing(f"--python {requested}: no working interpreter found",
+                              "give a path to a python executable or a version such as 3.11 that is on PATH")
+        if not spec.contains(found.version, prereleases=True):
+            raise UsageError(f"--python {requested} is Python {found.version}, but the project needs {floor}")
+        return found
+    seen: list[Interpreter] = []
+    for command in candidates():
+        found = probe(command)
+        if found is None or any(s.path == found.path for s in seen):
+            continue
+        if spec.contains(found.version, prereleases=True):
+            return found
+        seen.append(found)
+    listing = ", ".join(f"{i.version} ({i.path})" for i in seen) or "none"
+    raise ToolMissing(f"no installed Python satisfies the project's requirement {floor or '(any)'}; found: {listing}",
+                      "install a suitable Python (e.g. apt-get install python3.11, or pyenv/uv python install) "
+                      "or pass --python PATH")
+
+
+def from_venv(venv: Path) -> Interpreter | None:
+    """The interpreter an existing venv was made with, read from pyvenv.cfg (no process started)."""
+    cfg = venv / "pyvenv.cfg"
+    exe = venv / "bin" / "python"
+    try:
+        text = cfg.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    m = re.search(r"^(?:version_info|version)\s*=\s*(\d+\.\d+\.\d+)", text, re.MULTILINE)
+    if not m or not exe.exists():  # exists() follows the symlink: a removed base Python shows here
+        return None
+    return Interpreter(str(exe), m.group(1))

@@ -1,0 +1,220 @@
+"""The project's venv: created with virtualenv, kept current incrementally, never left broken.
+
+A rebuild happens beside the old venv (`.venv.devenv-new`) and is swapped in only after it installed
+and imports the project; until then the old venv keeps working. `recover()` finishes or undoes a swap
+that an interrupted run left half-done, so the next run always starts from a usable state.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devenv import constraints as constraints_mod
+from devenv import fingerprint, installer, interpreter, proc
+from devenv.errors import InstallError
+from devenv.findings import Finding
+from devenv.project import Project
+from devenv.report import Reporter
+
+NEW_SUFFIX = ".devenv-new"
+OLD_SUFFIX = ".devenv-old"
+COMPLETE_MARK = "devenv-complete"  # written into a new venv once it is fully built and relocated
+
+
+@dataclass(frozen=True)
+class Options:
+    python: str | None = None
+    constraints: str | None = None
+    installer: str = "auto"
+    refresh_constraints: bool = False
+
+
+@dataclass
+class Outcome:
+    venv: Path
+    action: str
+    reason: str
+    python: str
+    installer: str | None = None
+    constraints: str | None = None
+    added: list[str] = field(default_factory=list)
+    log: str | None = None
+
+
+def ensure(project: Project, opts: Options, rep: Reporter) -> Outcome:
+    venv = project.venv
+    recover(venv, rep)
+    with rep.phase("python") as info:
+        interp = _interpreter(project, opts, venv)
+        info["result"] = f"Python {interp.version} ({interp.path})"
+    with rep.phase("constraints") as info:
+        cons = constraints_mod.resolve(project, opts.constraints, refresh=opts.refresh_constraints)
+        info["result"] = f"{len(cons.lines())} pins from {cons.source}" if cons.source else "none"
+    new_fp = fingerprint.compute(project, interp.version, cons)
+    decision = fingerprint.decide(fingerprint.read(venv), new_fp, _healthy_enough(venv))
+    outcome = Outcome(venv, decision.action, decision.reason, interp.version, constraints=cons.source,
+                      added=list(decision.added))
+    if decision.action == "noop":
+        rep.line(f"  venv           up to date ({venv})")
+        return outcome
+    kind, uv = installer.choose(opts.installer)
+    outcome.installer = kind
+    rep.detail(f"{decision.action}: {decision.reason}")
+    if decision.action == "add":
+        with rep.phase("install") as info:
+            outcome.log = str(_install(project, venv, cons, new_fp, kind, uv, rep))
+            info["result"] = f"{kind}, in place: {decision.reason}"
+    else:
+        target = venv if decision.action == "create" else venv.with_name(venv.name + NEW_SUFFIX)
+        with rep.phase("venv") as info:
+            _create(interp, target)
+            info["result"] = f"{decision.action}: {decision.reason}"
+        try:
+            with rep.phase("install") as info:
+                outcome.log = str(_install(project, target, cons, new_fp, kind, uv, rep))
+                info["result"] = kind
+            with rep.phase("check") as info:
+                _import_check(project, target)
+                info["result"] = "project imports"
+        except BaseException:
+            if target != venv:
+                shutil.rmtree(target, ignore_errors=True)  # the old venv stays as it was
+            raise
+        if target != venv:
+            _swap(target, venv)
+    fingerprint.write(venv, new_fp)
+    return outcome
+
+
+def _interpreter(project: Project, opts: Options, venv: Path) -> interpreter.Interpreter:
+    if opts.python:
+        return interpreter.choose(project.python_floor, opts.python)
+    current = interpreter.from_venv(venv)
+    if current and interpreter.floor_spec(project.python_floor).contains(current.version, prereleases=True):
+        return current  # keep the venv's Python: no probing on a re-run
+    return interpreter.choose(project.python_floor)
+
+
+def _healthy_enough(venv: Path) -> bool:
+    return (venv / "pyvenv.cfg").is_file() and (venv / "bin" / "python").exists()
+
+
+def _create(interp: interpreter.Interpreter, target: Path) -> None:
+    from virtualenv import cli_run  # heavy import: only when a venv is really made
+
+    if target.exists():
+        shutil.rmtree(target)
+    # pip is seeded even when uv installs: PyCharm's package manager and users expect it in the venv.
+    seed = ["--no-setuptools"]
+    try:
+        cli_run(["--quiet", "-p", interp.path, *seed, "--", str(target)], setup_logging=False)
+    except (Exception, SystemExit) as exc:  # virtualenv raises RuntimeError/SystemExit on a bad interpreter
+        shutil.rmtree(target, ignore_errors=True)
+        raise InstallError(f"virtualenv could not create {target}: {exc}",
+                           "check the interpreter (devenv init --python PATH)") from exc
+
+
+def _install(project: Project, venv: Path, cons: constraints_mod.Constraints, fp: fingerprint.Fingerprint,
+             kind: str, uv: str | None, rep: Reporter) -> Path:
+    cfile = None
+    if cons.source:
+        cfile = venv / "devenv-constraints.txt"
+        from devenv import fsutil
+
+        fsutil.atomic_write(cfile, cons.text)
+    p = installer.plan(project, cfile, fp.extras)
+    return installer.install(kind, uv, venv / "bin" / "python", p, echo=rep.interactive, project=project)
+
+
+def _import_check(project: Project, venv: Path) -> None:
+    if project.unit_env.skip_install or not project.packages:
+        return
+    code = "; ".join(f"import {p}" for p in project.packages)
+    r = proc.run([str(venv / "bin" / "python"), "-c", code], timeout=120, cwd="/", what="import check")
+    if not r.ok:
+        raise InstallError(f"the new venv cannot import {', '.join(project.packages)}: {proc.tail(r.stderr, 3)}",
+                           "the previous venv was kept; see the error above")
+
+
+def _swap(new: Path, venv: Path) -> None:
+    """Relocate the new venv's scripts to the final path, then rename it into place."""
+    _relocate(new, venv)
+    (new / COMPLETE_MARK).write_text("ok")
+    old = venv.with_name(venv.name + OLD_SUFFIX)
+    shutil.rmtree(old, ignore_errors=True)
+    if venv.exists():
+        os.replace(venv, old)
+    os.replace(new, venv)
+    (venv / COMPLETE_MARK).unlink(missing_ok=True)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _relocate(new: Path, final: Path) -> None:
+    """Script shebangs and activate files name the folder they were made in; point them at `final`."""
+    src, dst = os.fsencode(str(new)), os.fsencode(str(final))
+    for path in [*(new / "bin").iterdir(), new / "pyvenv.cfg"]:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > 1 << 20:
+            continue
+        data = path.read_bytes()
+        if src in data:
+            mode = path.stat().st_mode
+            tmp = path.with_name(path.name + ".devenv-tmp")
+            tmp.write_bytes(data.replace(src, dst))
+            os.chmod(tmp, mode)
+            os.replace(tmp, path)
+
+
+def recover(venv: Path, rep: Reporter) -> None:
+    """Clean up after an interrupted run so the venv is usable again."""
+    new = venv.with_name(venv.name + NEW_SUFFIX)
+    old = venv.with_name(venv.name + OLD_SUFFIX)
+    if not venv.exists() and new.is_dir() and (new / COMPLETE_MARK).exists():
+        os.replace(new, venv)  # interrupted between the two renames of a swap: finish it
+        (venv / COMPLETE_MARK).unlink(missing_ok=True)
+        rep.warn("finished a venv swap that an interrupted run left half-done")
+    elif not venv.exists() and old.is_dir():
+        os.replace(old, venv)
+        rep.warn("restored the previous venv that an interrupted run had moved aside")
+    if new.exists():
+        shutil.rmtree(new, ignore_errors=True)
+        rep.detail("removed an unfinished venv left by an interrupted run")
+    if old.exists() and venv.exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def health(project: Project) -> list[Finding]:
+    """venv checks for `devenv doctor`: exists, interpreter, floor, fingerprint current, project importable."""
+    venv = project.venv
+    if not venv.exists():
+        return [Finding("venv", "fail", f"no venv at {venv}", "nothing is installed for this project",
+                        f"devenv init {project.root}")]
+    interp = interpreter.from_venv(venv)
+    if interp is None:
+        return [Finding("venv.python", "fail", f"{venv}/bin/python is missing or its base Python was removed",
+                        "the venv cannot run", f"devenv refresh {project.root} (rebuilds it)")]
+    out = [Finding("venv.python", "ok", f"Python {interp.version}")]
+    if not interpreter.floor_spec(project.python_floor).contains(interp.version, prereleases=True):
+        out.append(Finding("venv.floor", "fail", f"Python {interp.version} does not satisfy {project.python_floor}",
+                           "the project may not run or install", f"devenv init --python 3.X {project.root}"))
+    try:
+        cons = constraints_mod.resolve(project, None)
+        current = fingerprint.compute(project, interp.version, cons)
+        stored = fingerprint.read(venv)
+        if stored != current:
+            d = fingerprint.decide(stored, current, True)
+            out.append(Finding("venv.fingerprint", "fail", f"the venv is out of date: {d.reason}",
+                               "requirements changed since the last install", f"devenv refresh {project.root}"))
+        else:
+            out.append(Finding("venv.fingerprint", "ok", "requirements unchanged since the last install"))
+    except Exception as exc:  # noqa: BLE001 - a health check reports, it never raises
+        out.append(Finding("venv.fingerprint", "warn", f"cannot compare requirements: {exc}"))
+    try:
+        _import_check(project, venv)
+        out.append(Finding("venv.import", "ok", f"imports {', '.join(project.packages) or '(nothing to import)'}"))
+    except Exception as exc:  # noqa: BLE001
+        out.append(Finding("venv.import", "fail", str(exc), "the project is not installed in the venv",
+                           f"devenv refresh {project.root}"))
+    return out

@@ -1,0 +1,91 @@
+"""The top-level jobs the CLI runs: init, refresh, show. Each is: load the project, then the steps."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devenv import lock, paths, project, source, venv
+from devenv.project import Project
+from devenv.report import Reporter
+
+LOCK_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class InitOptions:
+    target: str | None = None
+    source: str | None = None
+    venv: venv.Options = venv.Options()
+    ide: bool = True
+    lock_timeout: float = LOCK_TIMEOUT
+
+
+def init(opts: InitOptions, rep: Reporter) -> dict[str, Any]:
+    cwd = Path.cwd()
+    if opts.target is None:
+        root = project.find_root(cwd)
+    else:
+        with rep.phase("source") as info:
+            root, url = source.locate(opts.target, opts.source, cwd)
+            if url:
+                source.clone(url, root)
+                info["result"] = f"cloned {url}"
+            else:
+                info["result"] = str(root)
+    return _setup(root, opts.venv, opts.ide, opts.lock_timeout, rep)
+
+
+def refresh(path: str | None, opts: venv.Options, rep: Reporter, lock_timeout: float = LOCK_TIMEOUT) -> dict[str, Any]:
+    root = project.find_root(Path(path) if path else Path.cwd())
+    return _setup(root, opts, True, lock_timeout, rep)
+
+
+def _setup(root: Path, vopts: venv.Options, ide: bool, lock_timeout: float, rep: Reporter) -> dict[str, Any]:
+    with lock.project_lock(paths.project_state(root) / "lock", lock_timeout):
+        with rep.phase("project") as info:
+            proj = project.load(root)
+            info["result"] = f"{proj.name} ({proj.runner.kind or 'no'} tests, Python {proj.python_floor or 'any'})"
+        for problem in proj.unresolved:
+            rep.warn(f"not resolved: {problem}")
+        outcome = venv.ensure(proj, vopts, rep)
+        summary: dict[str, Any] = {"project": proj.name, "root": str(proj.root), "venv": vars(outcome)}
+        summary["system"] = _system(proj, rep)
+        if ide:
+            summary["ide"] = _ide(proj, rep)
+    rep.data.update(summary)
+    return summary
+
+
+def _system(proj: Project, rep: Reporter) -> dict[str, Any] | None:
+    if proj.bindep_file is None:
+        return None
+    from devenv import sysdeps
+
+    with rep.phase("system") as info:
+        report = sysdeps.check(proj.bindep_file, proj.root)
+        info["result"] = "all bindep.txt packages present" if not report.missing else \
+            f"{len(report.missing)} missing"
+    if report.missing:
+        rep.warn(f"system packages missing (from bindep.txt): {' '.join(report.missing)}")
+        if report.install_command:
+            rep.line(f"    install them with: {report.install_command}")
+    for bad in report.bad_versions:
+        rep.warn(f"system package version: {bad}")
+    return report.to_json()
+
+
+def _ide(proj: Project, rep: Reporter) -> dict[str, Any]:
+    from devenv.ide import setup as ide_setup
+
+    with rep.phase("ide") as info:
+        result = ide_setup.apply(proj, rep)
+        info["result"] = getattr(result, "summary", lambda: "")() if hasattr(result, "summary") else ""
+    return result.to_json() if hasattr(result, "to_json") else {}
+
+
+def show(path: str | None) -> Project:
+    root = project.find_root(Path(path) if path else Path.cwd())
+    return project.load(root, environ=os.environ)
