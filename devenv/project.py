@@ -147,7 +147,8 @@ def load(root: Path, environ: Mapping[str, str] | None = None) -> Project:
         ini = toxini.load(root / "tox.ini")
         base = _read_env(ini, None, root, environ, unresolved)
         envs["testenv"] = base
-        for env_name in ini.env_names:
+        # Envs named only in envlist (py3 with no [testenv:py3]) are [testenv] seen through their factors.
+        for env_name in dict.fromkeys([*ini.env_names, *ini.envlist]):
             envs[env_name] = _read_env(ini, env_name, root, environ, unresolved)
         unit_env = _pick_unit_env(envs, ini.envlist)
     stestr = _read_stestr(root)
@@ -262,10 +263,11 @@ def _read_env(ini: toxini.ToxIni, env: str | None, root: Path, environ: Mapping[
             deps.append(dep)
     for line in r.lines("constraints"):
         constraints.append(_strip_flag(line, "-c"))
-    commands = tuple(r.lines("commands"))
+    argvs = r.commands()
+    commands = tuple(shlex.join(a) for a in argvs)
     setenv = toxini.parse_setenv(r.lines("setenv"), f"{where} setenv", unresolved)
     # setenv values may reference each other's results only through {env:}; resolved above.
-    runner = _runner_from_commands(commands, root)
+    runner = _runner_from_commands(argvs, commands, root)
     unresolved.extend(r.unresolved)
     return ToxEnv(
         name=env or "testenv",
@@ -314,12 +316,8 @@ def _pick_unit_env(envs: dict[str, ToxEnv], envlist: list[str]) -> ToxEnv:
     return envs["testenv"]
 
 
-def _runner_from_commands(commands: tuple[str, ...], root: Path) -> TestRunner:
-    for command in commands:
-        try:
-            argv = shlex.split(command)
-        except ValueError:
-            continue
+def _runner_from_commands(argvs: list[list[str]], commands: tuple[str, ...], root: Path) -> TestRunner:
+    for argv, command in zip(argvs, commands, strict=True):
         if argv and argv[0] == "env":  # `env A=B stestr run`
             argv = [a for a in argv[1:] if "=" not in a] or argv
         if len(argv) >= 3 and argv[0].endswith(("python", "python3")) and argv[1] == "-m":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,6 +170,33 @@ class Resolver:
         if value is None:
             return default
         return self.substitute(self._filter_factors(value), where=f"[{self.section}] {key}")
+
+    def commands(self, key: str = "commands") -> list[list[str]]:
+        """Command lines as argv lists. Split before substituting, as tox does, so a `{toxinidir}`
+        with a space in it stays one argument; a line that is only a `{[sec]key}` reference expands
+        to that key's lines."""
+        value = self.raw(key)
+        if value is None:
+            return []
+        out: list[list[str]] = []
+        where = f"[{self.section}] {key}"
+        for line in self._filter_factors(value).splitlines():
+            line = line.strip()
+            if not line:
+                continue
+            if re.fullmatch(r"\{\[[^\]]+\]\S+\}", line):
+                out.extend(shlex.split(x) for x in self.substitute(line, where).splitlines() if x.strip())
+                continue
+            try:
+                tokens = shlex.split(line)
+            except ValueError:
+                self.unresolved.append(f"{where}: cannot split {line!r} (unbalanced quotes?)")
+                continue
+            argv = [self.substitute(t, where) for t in tokens]
+            argv = [a for a, t in zip(argv, tokens, strict=True) if a or not t.startswith("{posargs")]
+            if argv:
+                out.append(argv)
+        return out
 
     def lines(self, key: str) -> list[str]:
         return [ln.strip() for ln in self.get(key).splitlines() if ln.strip()]
