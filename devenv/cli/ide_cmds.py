@@ -1,5 +1,72 @@
-"""Commands: ide_cmds (filled in by its owner)."""
+"""Commands: ide, hooks — the PyCharm side of devenv."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
-COMMANDS: list[click.Command] = []
+from devenv.cli.options import output_options, reporter
+
+
+@click.command()
+@click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Print what would change as a unified diff; write nothing.")
+@click.option("--force", is_flag=True,
+              help="Write even while PyCharm runs, take devenv's side in conflicts, replace unreadable files "
+                   "(each is backed up first).")
+@output_options
+def ide(path: Path | None, dry_run: bool, force: bool, quiet: bool, verbose: bool, json_mode: bool) -> None:
+    """Write the PyCharm setup only: interpreter, project files, run configurations.
+
+    Your own changes made in PyCharm are kept; a clash with an upstream change is reported as a conflict.
+    """
+    from devenv import project
+    from devenv.ide import setup
+
+    rep = reporter(quiet, verbose, json_mode)
+    proj = project.load(project.find_root(path or Path.cwd()))
+    try:
+        with rep.phase("ide") as info:
+            result = setup.apply(proj, rep, dry_run=dry_run, force=force)
+            info["result"] = result.summary()
+    finally:
+        if json_mode:
+            rep.emit_json()
+
+
+@click.group()
+def hooks() -> None:
+    """Refresh the venv and IDE setup automatically after git checkout, merge and rebase."""
+
+
+@hooks.command("install")
+@click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
+@output_options
+def hooks_install(path: Path | None, quiet: bool, verbose: bool, json_mode: bool) -> None:
+    """Add post-checkout, post-merge and post-rewrite hooks (existing hooks are chained, not replaced)."""
+    from devenv.ide import hooks as domain
+
+    _show(domain.install((path or Path.cwd()).resolve()), quiet, verbose, json_mode)
+
+
+@hooks.command("uninstall")
+@click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
+@output_options
+def hooks_uninstall(path: Path | None, quiet: bool, verbose: bool, json_mode: bool) -> None:
+    """Remove devenv's hooks and put back any hook they chained."""
+    from devenv.ide import hooks as domain
+
+    _show(domain.uninstall((path or Path.cwd()).resolve()), quiet, verbose, json_mode)
+
+
+def _show(changes: list, quiet: bool, verbose: bool, json_mode: bool) -> None:
+    rep = reporter(quiet, verbose, json_mode)
+    for c in changes:
+        rep.line(f"  {c.verb:<9} {c.path}")
+    if json_mode:
+        rep.data["hooks"] = {c.hook: {"verb": c.verb, "path": str(c.path)} for c in changes}
+        rep.emit_json()
+
+
+COMMANDS: list[click.Command] = [ide, hooks]

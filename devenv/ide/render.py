@@ -1,0 +1,134 @@
+"""Render the project files devenv owns in .idea/ from the templates, as canonical text.
+
+Templates are jinja2 files in the top-level templates/ folder, shipped as the package
+`devenv.templates`; running from a source tree without the package mapping falls back to
+<repo>/templates. Each render is parsed and re-serialised (xmlio) so the text is exactly what
+PyCharm itself would write, and so it can serve as the merge base next time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from devenv.ide import runconfigs, xmlio
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from devenv.project import Project
+
+# Folders excluded from indexing when they exist or are typical for an OpenStack checkout.
+EXCLUDED = (".venv", ".tox", ".stestr", "build", "dist")
+
+
+@dataclass(frozen=True)
+class Plan:
+    module: str  # module name = .iml base name = project folder name
+    sdk_name: str
+    test_runner: str  # TestRunnerService value
+    source_folders: tuple[str, ...]  # '' (the root) or '/sub'
+    test_folders: tuple[str, ...]
+    excluded: tuple[str, ...]
+    tests: tuple[runconfigs.TestConfig, ...]
+    scripts: tuple[runconfigs.ScriptConfig, ...]
+    template_env: tuple[tuple[str, str], ...]
+    factories: tuple[str, ...]
+
+
+def template_dir() -> Path:
+    try:
+        from importlib.resources import files
+
+        folder = Path(str(files("devenv.templates")))
+        if (folder / "misc.xml.j2").is_file():
+            return folder
+    except (ModuleNotFoundError, TypeError):
+        pass
+    return Path(__file__).resolve().parents[2] / "templates"
+
+
+def template_stamp() -> str:
+    """Changes whenever a template changes (part of the input fingerprint)."""
+    folder = template_dir()
+    parts = []
+    for path in sorted(folder.glob("*.j2")):
+        st = path.stat()
+        parts.append(f"{path.name}:{st.st_size}:{st.st_mtime_ns}")
+    return ";".join(parts)
+
+
+def plan(project: Project, sdk_name: str) -> Plan:
+    from devenv.ide import venvinfo
+
+    root = project.root
+    tests = runconfigs.tests(project)
+    test_folders = tuple(dict.fromkeys(c.target.removeprefix("$PROJECT_DIR$/") for c in tests))
+    egg = {project.name.replace("-", "_") + ".egg-info"}
+    egg |= {p.name for p in _listdir(root) if p.name.endswith(".egg-info") and p.is_dir()}
+    excluded = EXCLUDED + tuple(sorted(egg))
+    bin_rel = os.path.relpath(venvinfo.scripts_dir(project.venv), root).replace(os.sep, "/")
+    factory = runconfigs.factory_for(project.runner)
+    return Plan(
+        module=root.name,
+        sdk_name=sdk_name,
+        test_runner=factory,
+        source_folders=("",),  # the packages' parent is the project root
+        test_folders=test_folders,
+        excluded=excluded,
+        tests=tuple(tests),
+        scripts=tuple(runconfigs.scripts(project, bin_rel)),
+        template_env=runconfigs.environment(project, project.unit_env),
+        factories=tuple(dict.fromkeys((runconfigs.UNITTESTS, runconfigs.PYTEST, factory))),
+    )
+
+
+def _listdir(root: Path) -> list[Path]:
+    try:
+        return list(root.iterdir())
+    except OSError:
+        return []
+
+
+def _env() -> jinja2.Environment:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir())),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    env.filters["gson"] = xmlio.gson
+    return env
+
+
+def _canonical(text: str, header: bool) -> str:
+    return xmlio.serialize(xmlio.parse(text), header=header)
+
+
+def project_files(p: Plan) -> dict[str, str]:
+    """Relative path under .idea/ -> canonical text, for every project file devenv owns."""
+    env = _env()
+    ctx: dict[str, Any] = {"module": p.module, "sdk_name": p.sdk_name}
+    out = {
+        "misc.xml": _canonical(env.get_template("misc.xml.j2").render(**ctx), True),
+        "modules.xml": _canonical(env.get_template("modules.xml.j2").render(**ctx), True),
+        f"{p.module}.iml": _canonical(env.get_template("module.iml.j2").render(
+            **ctx, test_runner=p.test_runner, source_folders=p.source_folders,
+            test_folders=p.test_folders, excluded=p.excluded), True),
+    }
+    test_t, script_t = env.get_template("test_config.xml.j2"), env.get_template("script_config.xml.j2")
+    for c in p.tests:
+        out[f"runConfigurations/{c.file}"] = _canonical(test_t.render(c=c, **ctx), False)
+    for s in p.scripts:
+        out[f"runConfigurations/{s.file}"] = _canonical(script_t.render(c=s, **ctx), False)
+    return out
+
+
+def workspace(p: Plan) -> str:
+    text = _env().get_template("workspace.xml.j2").render(module=p.module, env=p.template_env,
+                                                          factories=p.factories)
+    return _canonical(text, True)

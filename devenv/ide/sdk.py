@@ -1,0 +1,99 @@
+"""The SDK entry in every installed PyCharm's jdk.table.xml: load, name, update, write safely."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from devenv import fsutil
+from devenv.errors import DevenvError
+from devenv.ide import jdktable, jetbrains
+
+if TYPE_CHECKING:
+    from lxml import etree
+
+    from devenv.ide.setup import IdeResult
+    from devenv.ide.venvinfo import VenvInfo
+    from devenv.project import Project
+
+
+@dataclass
+class Table:
+    config: jetbrains.PyCharmConfig
+    path: Path
+    root: etree._Element | None  # None: unusable (reported)
+    original: str  # text as read ('' when the file did not exist)
+
+
+def load_tables(configs: list[jetbrains.PyCharmConfig], res: IdeResult, *, dry_run: bool,
+                backup_dir: Path) -> list[Table]:
+    out = []
+    for cfg in configs:
+        path = cfg.jdk_table
+        try:
+            original = path.read_text(encoding="utf-8") if path.exists() else ""
+            root = jdktable.load(path)
+        except (jdktable.TableError, OSError, UnicodeDecodeError) as exc:
+            # Never replace a table we cannot read: keep a copy next to it and say so.
+            bak = None if dry_run else fsutil.backup(path)
+            res.errors.append(f"{path} is unusable: {exc}" + (f" (backed up to {bak})" if bak else ""))
+            res.jdk_tables[str(path)] = "skip"
+            if bak:
+                res.backups.append(str(bak))
+            out.append(Table(cfg, path, None, ""))
+            continue
+        out.append(Table(cfg, path, root, original))
+    return out
+
+
+def choose(tables: list[Table], project: Project, venv: VenvInfo, previous: str | None) -> tuple[str, bool]:
+    roots = [t.root for t in tables if t.root is not None]
+    return jdktable.choose_name(roots, project.name, venv.short, venv.python, previous)
+
+
+def write_tables(tables: list[Table], project: Project, venv: VenvInfo, name: str, res: IdeResult, *,
+                 dry_run: bool, force: bool) -> list[str]:
+    """Upsert the entry everywhere it is safe. Returns the selectors of running PyCharms."""
+    if venv.version is None:
+        for t in tables:
+            if t.root is not None:
+                res.jdk_tables[str(t.path)] = "skip"
+        return []
+    selectors = jetbrains.running_selectors() if tables else []
+    running = [t.config.selector for t in tables if jetbrains.is_running(t.config, selectors)]
+    for t in tables:
+        if t.root is None:
+            continue
+        changed = jdktable.upsert(t.root, name, venv.python, venv.version, project.root)
+        key = str(t.path)
+        if not changed:
+            res.jdk_tables[key] = "identical"
+        elif t.config.selector in running and not force:
+            res.jdk_tables[key] = "skip"
+            res.conflicts.append(
+                f"{t.config.selector} is running, so {t.path} was not changed (it rewrites the file on exit): "
+                f"close PyCharm and run `devenv ide` again, or `devenv ide --force` and restart PyCharm")
+        else:
+            res.jdk_tables[key] = _write(t, res, dry_run)
+    return running
+
+
+def _write(t: Table, res: IdeResult, dry_run: bool) -> str:
+    assert t.root is not None
+    text = jdktable.text(t.root)
+    verb = "update" if t.original else "create"
+    res.diff += "".join(difflib.unified_diff(t.original.splitlines(True), text.splitlines(True),
+                                             f"a/{t.path}", f"b/{t.path}"))
+    if dry_run:
+        return verb
+    try:
+        bak = fsutil.backup(t.path)  # a file outside the project: always keep the previous version
+        if bak:
+            res.backups.append(str(bak))
+        fsutil.atomic_write(t.path, text)  # creates options/ when the config folder has none
+    except DevenvError as exc:
+        res.errors.append(exc.message)
+        return "skip"
+    return verb

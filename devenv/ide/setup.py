@@ -1,0 +1,196 @@
+"""`devenv ide`: write the PyCharm setup of a project, keeping every edit the user made in PyCharm.
+
+Project half: .idea/misc.xml, modules.xml, <module>.iml, runConfigurations/*.xml (three-way merged),
+the run-configuration templates in workspace.xml (merged into the user's file). Application half: the
+SDK entry in each installed PyCharm's jdk.table.xml (backed up first, never while that IDE runs).
+Whatever is safe is written even when something else needs the user; then Conflict/ConfigError.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from devenv import __version__, paths
+from devenv.errors import ConfigError, Conflict
+from devenv.ide import jetbrains, record, render, venvinfo
+
+if TYPE_CHECKING:
+    from devenv.ide.files import FileOutcome
+    from devenv.project import Project
+    from devenv.report import Reporter
+
+WORKSPACE = "workspace.xml"
+
+
+@dataclass
+class IdeResult:
+    files: dict[str, str] = field(default_factory=dict)  # '.idea'-relative path -> verb
+    conflicts: list[str] = field(default_factory=list)  # 'file: element: what'
+    errors: list[str] = field(default_factory=list)
+    sdk_name: str | None = None
+    sdk_renamed: bool = False
+    jdk_tables: dict[str, str] = field(default_factory=dict)  # jdk.table.xml path -> verb
+    backups: list[str] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
+    diff: str = ""
+
+    def summary(self) -> str:
+        counts: dict[str, int] = {}
+        for verb in self.files.values():
+            counts[verb] = counts.get(verb, 0) + 1
+        sdk = f"; interpreter {self.sdk_name!r}" if self.sdk_name else ""
+        return (", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "nothing to do") + sdk
+
+    @property
+    def changed(self) -> bool:
+        verbs = list(self.files.values()) + list(self.jdk_tables.values())
+        return any(v in ("create", "update", "delete") for v in verbs)
+
+    def to_json(self) -> dict[str, object]:
+        return {"files": self.files, "conflicts": self.conflicts, "errors": self.errors,
+                "sdk_name": self.sdk_name, "sdk_renamed": self.sdk_renamed, "jdk_tables": self.jdk_tables,
+                "backups": self.backups, "hints": self.hints}
+
+
+def fingerprint(project: Project, venv: venvinfo.VenvInfo, configs: list[jetbrains.PyCharmConfig]) -> str:
+    parts = [__version__, str(record.FORMAT), repr(project), str(venv.python), venv.version or "",
+             render.template_stamp(), *(str(c.config_dir) for c in configs)]
+    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def apply(project: Project, rep: Reporter, *, dry_run: bool = False, force: bool = False) -> IdeResult:
+    """Write (or with dry_run only diff) the IDE setup. The caller times it (rep.phase) if it wants."""
+    result = _apply(project, rep, dry_run=dry_run, force=force)
+    _report(result, rep, dry_run)
+    _raise_if_needed(result)
+    return result
+
+
+def _apply(project: Project, rep: Reporter, *, dry_run: bool, force: bool) -> IdeResult:
+    idea = project.root / ".idea"
+    rec = record.load(project.root)
+    venv = venvinfo.read(project.venv)
+    configs = jetbrains.discover()
+    fp = fingerprint(project, venv, configs)
+    if not force and not dry_run and rec.fingerprint == fp and record.unchanged_on_disk(idea, rec):
+        # Nothing changed since the last run: answer without rendering (no jinja2, no lxml).
+        res = IdeResult(files={rel: "identical" for rel in rec.disk}, sdk_name=rec.sdk_name,
+                        jdk_tables={p: "identical" for p in rec.tables})
+        _hints(res, configs, venv)
+        return res
+    from devenv.ide import sdk
+
+    res = IdeResult()
+    tables = sdk.load_tables(configs, res, dry_run=dry_run, backup_dir=_backups(project))
+    name, renamed = sdk.choose(tables, project, venv, rec.sdk_name)
+    res.sdk_name, res.sdk_renamed = name, renamed
+    plan = render.plan(project, name)
+    new = _project_files(project, idea, plan, rec, res, dry_run=dry_run, force=force)
+    running = sdk.write_tables(tables, project, venv, name, res, dry_run=dry_run, force=force)
+    _workspace(project, idea, plan, rec, new, res, running, dry_run=dry_run, force=force)
+    _hints(res, configs, venv)
+    if not dry_run:
+        clean = not (res.conflicts or res.errors)
+        rec = record.Record(fingerprint=fp if clean else "", sdk_name=name, bases=new,
+                            disk={rel: record.file_sha(idea / rel) for rel in new},
+                            tables={str(t.path): record.file_sha(t.path) for t in tables if t.root is not None})
+        record.save(project.root, rec)
+    return res
+
+
+def _backups(project: Project) -> Path:
+    return paths.project_state(project.root) / "backups"
+
+
+def _note(res: IdeResult, out: FileOutcome) -> None:
+    res.files[out.rel] = out.verb
+    res.conflicts += [f".idea/{out.rel}: {c}" for c in out.conflicts]
+    if out.error:
+        res.errors.append(out.error + (f" (backed up to {out.backup})" if out.backup else ""))
+    if out.backup:
+        res.backups.append(str(out.backup))
+    res.diff += out.diff
+
+
+def _project_files(project: Project, idea: Path, plan: render.Plan, rec: record.Record, res: IdeResult,
+                   *, dry_run: bool, force: bool) -> dict[str, str]:
+    from devenv.ide import files
+
+    rendered = render.project_files(plan)
+    fresh = not (idea / "misc.xml").exists()  # .idea removed or never made: recreate everything
+    bases: dict[str, str] = {}
+    for rel, text in rendered.items():
+        keep_deleted = rel.startswith("runConfigurations/") and not fresh
+        out = files.apply(idea, rel, text, rec.bases.get(rel), force=force, dry_run=dry_run,
+                          recreate_missing=not keep_deleted, backup_dir=_backups(project))
+        _note(res, out)
+        if out.base is not None:
+            bases[rel] = out.base
+    for rel in sorted(set(rec.bases) - set(rendered) - {WORKSPACE}):
+        out = files.retire(idea, rel, rec.bases[rel], dry_run=dry_run)
+        _note(res, out)
+        if out.base is not None:
+            bases[rel] = out.base
+    return bases
+
+
+def _workspace(project: Project, idea: Path, plan: render.Plan, rec: record.Record, bases: dict[str, str],
+               res: IdeResult, running: list[str], *, dry_run: bool, force: bool) -> None:
+    from devenv.ide import files
+
+    if running and not force:
+        # The IDE rewrites workspace.xml from memory: an edit now would be lost (or clobber its state).
+        res.files[WORKSPACE] = "skip"
+        res.hints.append("workspace.xml (run templates) not updated while PyCharm runs: close it and run "
+                         "`devenv ide` again")
+        if WORKSPACE in rec.bases:
+            bases[WORKSPACE] = rec.bases[WORKSPACE]
+        return
+    out = files.apply(idea, WORKSPACE, render.workspace(plan), rec.bases.get(WORKSPACE), force=force,
+                      dry_run=dry_run, recreate_missing=True, backup_dir=_backups(project))
+    _note(res, out)
+    if out.base is not None:
+        bases[WORKSPACE] = out.base
+
+
+def _hints(res: IdeResult, configs: list[jetbrains.PyCharmConfig], venv: venvinfo.VenvInfo) -> None:
+    if venv.version is None:
+        res.hints.append("no .venv yet: create it (devenv venv), then run `devenv ide` to register the interpreter")
+    if not configs:
+        res.hints.append(f"no PyCharm configuration found; the project files are written. To attach the "
+                         f"interpreter, start PyCharm with: PYCHARM_PYTHON_PATH={venv.python} pycharm .")
+
+
+def _report(res: IdeResult, rep: Reporter, dry_run: bool) -> None:
+    rep.data["ide"] = res.to_json()
+    for rel, verb in sorted(res.files.items()):
+        (rep.line if verb in ("create", "update", "delete", "conflict", "skip") else rep.detail)(
+            f"    {verb:<9} .idea/{rel}")
+    for path, verb in sorted(res.jdk_tables.items()):
+        rep.line(f"    {verb:<9} {path}") if verb != "identical" else rep.detail(f"    {verb:<9} {path}")
+    if res.sdk_renamed:
+        rep.warn(f"an interpreter named like this project's already points elsewhere; using {res.sdk_name!r}")
+    for c in res.conflicts:
+        rep.warn(f"conflict: {c}")
+    for e in res.errors:
+        rep.warn(e)
+    for h in res.hints:
+        rep.line(f"  hint: {h}")
+    if dry_run and res.diff and rep.human:
+        rep.line(res.diff.rstrip("\n"))
+
+
+def _raise_if_needed(res: IdeResult) -> None:
+    if res.errors:
+        exc: ConfigError | Conflict = ConfigError(
+            "; ".join(res.errors), "fix or remove the file named (a backup was kept), or run `devenv ide --force`")
+    elif res.conflicts:
+        exc = Conflict(f"{len(res.conflicts)} conflict(s) between your PyCharm edits and devenv's update",
+                       "your values were kept; edit them as you like, or `devenv ide --force` takes devenv's")
+    else:
+        return
+    exc.result = res  # type: ignore[union-attr]  # lets init/refresh show what was done
+    raise exc
