@@ -1,5 +1,163 @@
-"""Commands: guest_cmds (filled in by its owner)."""
+"""Commands: guest add/list/remove, sync — the host<->guest side of devenv."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
-COMMANDS: list[click.Command] = []
+from devenv.cli.options import output_options, reporter
+
+_project = click.option("--project", "project", metavar="PATH", type=click.Path(file_okay=False),
+                        help="The project folder on the host (default: the project containing the cwd).")
+
+
+def _root(project: str | None) -> Path:
+    from devenv import project as proj
+    from devenv.errors import UsageError
+
+    if project:
+        root = Path(project).expanduser().resolve()
+        if not root.is_dir():
+            raise UsageError(f"{project} is not a folder", "pass the project folder on the host with --project")
+        return root
+    try:
+        return proj.find_root(Path.cwd())
+    except UsageError:
+        return Path.cwd().resolve()  # any folder can be synced, Python project or not
+
+
+@click.group("guest")
+def guest() -> None:
+    """Guests (VMs, remote boxes) this project's code runs in, reached over ssh."""
+
+
+@guest.command("add")
+@click.argument("name")
+@click.option("--ssh", "ssh_target", metavar="USER@HOST", help="Reach the guest with ssh (a Host alias works).")
+@click.option("--vagrant", "vagrant_dir", metavar="DIR", is_flag=False, flag_value=".",
+              help="Read the ssh settings from `vagrant ssh-config` in DIR (default: the cwd).")
+@click.option("--machine", metavar="M", help="The Vagrant machine, for multi-machine Vagrantfiles.")
+@click.option("--port", type=click.IntRange(1, 65535), help="ssh port.")
+@click.option("--identity", metavar="FILE", help="Private key file for ssh (-i).")
+@click.option("--path", "remote_path", required=True, metavar="REMOTE_DIR",
+              help="The project folder on the guest (created if missing).")
+@click.option("--ssh-config", metavar="FILE", help="An ssh config file to use instead of ~/.ssh/config.")
+@click.option("--rsync-path", metavar="PROGRAM", help="The guest's rsync when it is not on its PATH.")
+@click.option("--accept-new-host-key", is_flag=True,
+              help="Trust the guest's host key if it was never seen (ssh StrictHostKeyChecking=accept-new).")
+@_project
+@output_options
+def add(name, ssh_target, vagrant_dir, machine, port, identity, remote_path, ssh_config, rsync_path,
+        accept_new_host_key, project, quiet, verbose, json_mode):
+    """Add (or update) a guest after checking it: ssh, ids, python3, rsync, the project folder."""
+    from devenv.host import guestsetup, uidmatch
+
+    rep = reporter(quiet, verbose, json_mode)
+    root = _root(project)
+    draft = guestsetup.build_guest(name, ssh_target=ssh_target, vagrant_dir=vagrant_dir, machine=machine,
+                                   port=port, identity=identity, path=remote_path, ssh_config=ssh_config,
+                                   rsync_path=rsync_path)
+    if accept_new_host_key:
+        rep.line(f"accepting {draft.host}'s host key if it is new (StrictHostKeyChecking=accept-new); "
+                 "a changed key is still refused")
+    with rep.phase("connect") as info:
+        stored, facts = guestsetup.add(root, draft, accept_new_host_key=accept_new_host_key)
+        info["result"] = f"{facts.user} ({facts.uid}:{facts.gid}) on {stored.host}"
+    rep.line(f"  folder         {facts.abs_path} ({facts.path_state}, writable)")
+    rep.line(f"  python3        {facts.python3 or 'MISSING'}")
+    rep.line(f"  rsync          {facts.rsync or 'MISSING'}")
+    if not facts.rsync:
+        rep.warn("rsync is not on the guest's PATH: devenv sync will fail until it is installed "
+                 "(sudo apt-get install rsync) or --rsync-path is given")
+    if not facts.python3:
+        rep.warn("python3 is not on the guest's PATH: the project cannot run there")
+    findings = uidmatch.check(root, stored)
+    _print_findings(rep, findings)
+    rep.line(f"guest {stored.name} saved for {root}")
+    rep.data.update(guest=stored.__dict__, facts=facts.__dict__, findings=[f.to_json() for f in findings])
+    if json_mode:
+        rep.emit_json()
+
+
+def _print_findings(rep, findings) -> None:
+    for f in findings:
+        if f.status == "ok":
+            rep.line(f"  ids            {f.message}")
+            continue
+        rep.warn(f.message)
+        for line in (f.fix or "").splitlines():
+            rep.line(f"    fix: {line}")
+
+
+@guest.command("list")
+@_project
+@click.option("--json", "json_mode", is_flag=True, help="Print a machine-readable list.")
+def list_(project, json_mode):
+    """List this project's guests and their last sync."""
+    import json
+    import time
+
+    from devenv.host import guests, sync
+
+    root = _root(project)
+    found = guests.all_guests(root)
+    default = guests.default_name(root)
+    if json_mode:
+        rows = [{**g.__dict__, "default": g.name == default, "last_sync": sync.last_sync(root, g.name)}
+                for g in found]
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if not found:
+        click.echo(f"no guests for {root}; add one: devenv guest add NAME --ssh USER@HOST --path DIR")
+    for g in found:
+        last = sync.last_sync(root, g.name)
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(last["time"])) if last else "never synced"
+        mark = "*" if g.name == default else " "
+        click.echo(f"{mark} {g.describe()}  [{g.source}; {when}]")
+
+
+@guest.command("remove")
+@click.argument("name")
+@_project
+def remove(name, project):
+    """Forget a guest (nothing on the guest is touched)."""
+    from devenv.host import guests, syncstate
+
+    root = _root(project)
+    gone = guests.remove(root, name)
+    syncstate.forget(root, name)
+    click.echo(f"removed guest {gone.describe()}; nothing on the guest was changed")
+
+
+@click.command("sync")
+@click.argument("name", required=False)
+@click.option("--watch", is_flag=True, help="Keep running; send each change as it is saved (Ctrl-C stops).")
+@click.option("-n", "--dry-run", is_flag=True, help="Show what would be sent; change nothing.")
+@click.option("--delete", is_flag=True, help="Delete guest files gone from the host (kept in the backup).")
+@click.option("--verify", is_flag=True, help="Also compare contents by checksum (slower; catches same-size edits).")
+@click.option("--exclude", "excludes", multiple=True, metavar="PAT", help="Also exclude PAT (rsync pattern).")
+@_project
+@output_options
+def sync_cmd(name, watch, dry_run, delete, verify, excludes, project, quiet, verbose, json_mode):
+    """Copy the project to the guest with rsync over ssh; never silently overwrite a guest-side edit.
+
+    A guest file changed since the last sync is kept in <guest folder>/.devenv-backup/<run>/ and
+    reported as a conflict. Files are deleted on the guest only with --delete (and kept in the backup).
+    """
+    from devenv.host import guests, syncreport
+    from devenv.host.sync import SyncOptions
+
+    rep = reporter(quiet, verbose, json_mode)
+    root = _root(project)
+    target = guests.load(root, name)
+    opts = SyncOptions(dry_run=dry_run, delete=delete, verify=verify, excludes=tuple(excludes))
+    if watch:
+        syncreport.run_watch(root, target, opts, rep)
+    else:
+        syncreport.run_sync(root, target, opts, rep)
+    if json_mode:
+        rep.emit_json()
+
+
+COMMANDS: list[click.Command] = [guest, sync_cmd]

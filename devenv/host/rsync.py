@@ -1,0 +1,178 @@
+"""One rsync run host -> guest: the argument list, its itemized output, and what its failures mean.
+
+Every run keeps what it replaces: `--backup --backup-dir=<remote>/.devenv-backup/<run>` moves each guest
+file that is overwritten or deleted into that run's folder, so even a guest-side edit made during the
+run is not lost. Conflict detection (sync.py) reads the itemized output and that folder afterwards, so a
+no-change sync is exactly one rsync run.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from devenv import proc
+from devenv.host import ssh
+from devenv.host.guests import Guest
+
+BACKUP_ROOT = ".devenv-backup"
+# Never worth syncing, and dangerous to overwrite on the guest (its own venv, test state, devstack's
+# multi-GB volume files). Excluded files are also protected from --delete.
+DEFAULT_EXCLUDES = (
+    ".venv", ".tox", ".stestr", "__pycache__", "*.pyc", ".idea", "*.egg-info",
+    "stack-volumes-*-backing-file", f"/{BACKUP_ROOT}/",
+)
+# sender-side TZ=UTC makes %M a UTC timestamp we can parse without guessing the zone.
+OUT_FORMAT = "%i\t%l\t%M\t%n"
+TRANSIENT_EXIT = {10, 12, 30, 35, 255}  # socket I/O, protocol stream, timeouts, ssh gone
+RUN_TIMEOUT = 6 * 3600.0  # hangs are caught by --timeout and ssh keep-alives, not by this
+
+
+@dataclass(frozen=True)
+class Item:
+    """One line of rsync's itemized output."""
+
+    code: str  # %i, e.g. '<f.st......', '<f+++++++++', '*deleting'
+    size: int
+    mtime: int  # seconds since the epoch (sender's mtime)
+    path: str  # relative to the project root; directories end with '/'
+
+    @property
+    def is_file(self) -> bool:
+        return len(self.code) > 1 and self.code[1] == "f" and not self.deleted
+
+    @property
+    def sent(self) -> bool:
+        return self.code.startswith("<") and self.is_file
+
+    @property
+    def new(self) -> bool:
+        return "+++++++" in self.code
+
+    @property
+    def deleted(self) -> bool:
+        return self.code.startswith("*deleting")
+
+
+@dataclass(frozen=True)
+class Run:
+    items: list[Item] = field(default_factory=list)
+    stderr: str = ""
+
+
+@functools.lru_cache(maxsize=1)
+def protect_args_flag() -> str:
+    """--secluded-args on rsync >= 3.2.7 (where --protect-args was renamed), else --protect-args.
+
+    Either way the remote path reaches the guest's rsync without its shell splitting or globbing it.
+    """
+    res = proc.run(["rsync", "--version"], timeout=10)
+    m = re.search(r"version\s+(\d+)\.(\d+)\.(\d+)", res.stdout)
+    version = tuple(int(x) for x in m.groups()) if m else (0, 0, 0)
+    return "--secluded-args" if version >= (3, 2, 7) else "--protect-args"
+
+
+def argv(
+    guest: Guest,
+    src: str,
+    *,
+    backup_dir: str,
+    excludes: Sequence[str] = (),
+    exclude_from: str | None = None,
+    extra: Sequence[str] = (),
+) -> list[str]:
+    args = [
+        "rsync", "-a", "-8", protect_args_flag(), "-e", ssh.rsh(guest),
+        f"--out-format={OUT_FORMAT}", "--timeout=60",
+        "--backup", f"--backup-dir={BACKUP_ROOT}/{backup_dir}",
+    ]
+    args += [f"--exclude={p}" for p in (*DEFAULT_EXCLUDES, *excludes)]
+    if exclude_from:
+        args.append(f"--exclude-from={exclude_from}")
+    if guest.rsync_path:
+        args.append(f"--rsync-path={guest.rsync_path}")
+    return [*args, *extra, src.rstrip("/") + "/", f"{guest.destination}:{guest.path.rstrip('/')}/"]
+
+
+def run_once(guest: Guest, args: list[str], *, input: str | None = None) -> Run:
+    """One rsync run. Raises GuestError (with .transient) when it failed."""
+    res = proc.run(args, timeout=RUN_TIMEOUT, input=input, env=_env(), what="rsync")
+    found = parse(res.stdout)
+    if res.ok:
+        return Run(found, res.stderr)
+    raise failure(guest, res, found)
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {**os.environ, "TZ": "UTC", "LC_ALL": "C"}
+
+
+_ESC = re.compile(r"\\#([0-7]{3})")
+
+
+def unescape(name: str) -> str:
+    """rsync writes unprintable bytes as \\#ooo (octal)."""
+    raw = _ESC.sub(lambda m: chr(int(m.group(1), 8)), name)
+    return raw.encode("latin-1", "surrogateescape").decode("utf-8", "surrogateescape") if _ESC.search(name) else raw
+
+
+def parse(stdout: str) -> list[Item]:
+    import calendar
+    import time
+
+    items = []
+    for line in stdout.splitlines():
+        parts = line.split("\t", 3)
+        if len(parts) != 4 or not parts[1].isdigit():
+            continue
+        code, size, stamp, name = parts
+        try:
+            mtime = calendar.timegm(time.strptime(stamp, "%Y/%m/%d-%H:%M:%S"))
+        except ValueError:
+            continue
+        items.append(Item(code.strip(), int(size), mtime, unescape(name)))
+    return items
+
+
+class RsyncFailure(ssh.SshFailure):
+    """A failed run; `items` holds what it did before failing (for the manifest and conflicts)."""
+
+    items: list[Item] = []
+
+
+def failure(guest: Guest, res: proc.Result, items: list[Item]) -> RsyncFailure:
+    err = res.stderr
+    code = res.returncode
+    detail = proc.tail(err, 4)
+    exc: ssh.SshFailure
+    if code == 127 or re.search(r"rsync: (command )?not found|rsync: No such file", err):
+        exc = ssh.SshFailure(
+            f"rsync is not available on the guest {guest.name}: {detail}",
+            "install it in the guest (Debian/Ubuntu: sudo apt-get install rsync; Fedora: sudo dnf install "
+            "rsync), or point devenv at it: devenv guest add ... --rsync-path PATH",
+        )
+    elif code == 255 or "connection unexpectedly closed (0 bytes" in err:
+        exc = ssh.classify(guest, err)
+    elif re.search(r"Permission denied|Read-only file system", err):
+        exc = ssh.SshFailure(
+            f"cannot write to {guest.path} on the guest {guest.name}: {detail}",
+            f"make it writable for the guest user: ssh {guest.destination} sudo chown -R \\$(id -u) "
+            f"{guest.path}, or choose another --path",
+        )
+    elif code == 11 and "mkdir" in err:
+        exc = ssh.SshFailure(
+            f"cannot create {guest.path} on the guest {guest.name}: {detail}",
+            "create its parent folder on the guest, or choose another --path",
+        )
+    else:
+        exc = ssh.SshFailure(f"rsync to {guest.name} failed (exit {code}): {detail}",
+                             "run again with -v; if it persists, try the same rsync by hand",
+                             transient=code in TRANSIENT_EXIT)
+    out = RsyncFailure(exc.message, exc.hint, transient=exc.transient)
+    out.items = items
+    return out
+

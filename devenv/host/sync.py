@@ -1,0 +1,316 @@
+"""`devenv sync`: host -> guest with rsync over ssh, losing nothing that was changed on the guest.
+
+One real rsync run does the work and detects conflicts at once: it always runs with
+`--backup --backup-dir`, so every guest file it overwrites or deletes is moved aside, and its itemized
+output names them. Afterwards the kept copies are compared (size, mtime) with the manifest of what we
+last sent: equal means the guest copy was ours, so its backup is dropped; different (or never sent)
+means it was changed on the guest, so the backup stays and the file is reported as a conflict.
+A no-change sync is therefore exactly one rsync run, like a plain `rsync -a`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devenv.errors import DevenvError, UsageError
+from devenv.host import clock, rsync, ssh, syncstate
+from devenv.host.guests import Guest
+
+last_sync = syncstate.last_sync  # the public name doctor and `guest list` use
+SKEW_EVERY = 600.0  # seconds between clock-skew measurements (clocks drift slowly; ssh costs ~0.3 s)
+_counter = itertools.count()
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    dry_run: bool = False
+    delete: bool = False
+    verify: bool = False
+    excludes: tuple[str, ...] = ()
+    retry: ssh.Retry = ssh.Retry()
+    check_clock: bool = True
+
+
+@dataclass(frozen=True)
+class ConflictItem:
+    path: str
+    reason: str
+    backup: str | None  # where the guest's copy was kept (a path on the guest)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    guest: str
+    created: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    deleted: tuple[str, ...] = ()
+    conflicts: tuple[ConflictItem, ...] = ()
+    differing: tuple[str, ...] = ()  # --verify: same size and time, different content
+    backup_dir: str | None = None
+    dry_run: bool = False
+    skew: clock.Skew | None = None
+    notes: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> int:
+        return len(self.created) + len(self.updated) + len(self.deleted)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "guest": self.guest, "created": list(self.created), "updated": list(self.updated),
+            "deleted": list(self.deleted), "differing": list(self.differing), "dry_run": self.dry_run,
+            "conflicts": [{"path": c.path, "reason": c.reason, "backup": c.backup} for c in self.conflicts],
+            "backup_dir": self.backup_dir, "notes": list(self.notes), "seconds": round(self.seconds, 3),
+            "skew": None if self.skew is None else round(self.skew.seconds, 3),
+        }
+
+
+@dataclass
+class _Outcome:
+    items: list[rsync.Item] = field(default_factory=list)
+    conflicts: list[ConflictItem] = field(default_factory=list)
+    kept_backups: bool = False
+
+
+def sync(
+    project_root: Path,
+    guest: Guest,
+    opts: SyncOptions = SyncOptions(),
+    *,
+    files: list[str] | None = None,
+    on_retry: Callable[[str, float], None] | None = None,
+) -> SyncResult:
+    """Send the project (or only `files`, relative paths) to the guest. Records the run unless dry."""
+    start = time.perf_counter()
+    root = Path(project_root).resolve()
+    if not root.is_dir():
+        raise UsageError(f"{root} is not a folder", "pass the project folder with --project")
+    skew_box: list[clock.Skew | None] = [None]
+    skew_thread = _start_skew(root, guest, opts, skew_box)
+    run_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{os.getpid()}-{next(_counter)}"
+    out = _transfer(root, guest, opts, run_id, files, on_retry)
+    differing: list[str] = []
+    if opts.verify:
+        differing = _verify(root, guest, opts, run_id, files, out, on_retry)
+    if skew_thread:
+        skew_thread.join(timeout=30)
+    items = out.items
+    result = SyncResult(
+        guest=guest.name,
+        created=tuple(i.path for i in items if i.sent and i.new),
+        updated=tuple(i.path for i in items if i.sent and not i.new),
+        deleted=tuple(i.path.rstrip("/") for i in items if i.deleted),
+        conflicts=tuple(out.conflicts),
+        differing=tuple(differing),
+        backup_dir=_backup_abs(guest, run_id) if out.kept_backups else None,
+        dry_run=opts.dry_run,
+        skew=skew_box[0],
+        notes=tuple(_notes(root)),
+        seconds=time.perf_counter() - start,
+    )
+    if not opts.dry_run:
+        _record(root, guest, result, skew_thread is not None)
+    return result
+
+
+def _start_skew(
+    root: Path, guest: Guest, opts: SyncOptions, box: list[clock.Skew | None]
+) -> threading.Thread | None:
+    """Measure clock skew beside the rsync run (no added wall time), at most every SKEW_EVERY s."""
+    if not opts.check_clock:
+        return None
+    last = syncstate.last_sync(root, guest.name) or {}
+    if not opts.verify and time.time() - float(last.get("skew_measured_at") or 0) < SKEW_EVERY:
+        skew = last.get("skew")
+        box[0] = clock.Skew(float(skew[0]), float(skew[1])) if isinstance(skew, list) else None
+        return None
+
+    def measure() -> None:
+        try:
+            box[0] = clock.measure(guest)
+        except DevenvError:
+            box[0] = None  # the rsync run reports the real problem
+
+    thread = threading.Thread(target=measure, name="devenv-clock", daemon=True)
+    thread.start()
+    return thread
+
+
+def _base_extra(opts: SyncOptions, files: list[str] | None, first: bool) -> list[str]:
+    extra = []
+    if opts.dry_run:
+        extra.append("--dry-run")
+    if files is not None:
+        # Only these paths (relative, implied --relative). A path gone from the host is deleted on the
+        # guest only with --delete (and kept in the backup); otherwise it is skipped and reported.
+        missing = "--delete-missing-args" if opts.delete else "--ignore-missing-args"
+        extra += ["--from0", "--files-from=-", missing]
+    elif opts.delete:
+        extra.append("--delete")
+    if first and files is None:
+        extra.append("-ii")  # first sync: list unchanged files too, so the manifest knows them all
+    return extra
+
+
+def _run(
+    guest: Guest, args: list[str], files: list[str] | None, opts: SyncOptions,
+    on_retry: Callable[[str, float], None] | None, seen: list[rsync.Item],
+) -> list[rsync.Item]:
+    """rsync with bounded retries; items from failed attempts are kept (their backups exist too)."""
+    stdin = "\0".join(files) if files is not None else None
+
+    def attempt() -> list[rsync.Item]:
+        try:
+            return rsync.run_once(guest, args, input=stdin).items
+        except rsync.RsyncFailure as exc:
+            seen.extend(exc.items)
+            raise
+
+    return ssh.with_retries(attempt, opts.retry, on_retry)
+
+
+def _transfer(
+    root: Path, guest: Guest, opts: SyncOptions, run_id: str, files: list[str] | None,
+    on_retry: Callable[[str, float], None] | None,
+) -> _Outcome:
+    first = not syncstate.has_manifest(root, guest.name)
+    args = rsync.argv(guest, str(root), backup_dir=run_id, excludes=opts.excludes,
+                      exclude_from=_ignore_file(root), extra=_base_extra(opts, files, first))
+    earlier: list[rsync.Item] = []  # what failed attempts did before a retry succeeded
+    last = _run(guest, args, files, opts, on_retry, earlier)
+    items = earlier + last
+    out = _Outcome(items=items)
+    replaced = [i for i in items if (i.sent and not i.new) or (i.deleted and not i.path.endswith("/"))]
+    if not replaced and not any(i.sent for i in items) and not (first and items):
+        return out  # the no-change path: nothing else to ask the guest, nothing to record
+    manifest = syncstate.load_manifest(root, guest.name)
+    if replaced:
+        _judge(guest, run_id, replaced, manifest, opts, out)
+    if not opts.dry_run:
+        _update_manifest(root, guest, manifest, items, first and files is None)
+    return out
+
+
+def _judge(
+    guest: Guest, run_id: str, replaced: list[rsync.Item], manifest: syncstate.Manifest,
+    opts: SyncOptions, out: _Outcome,
+) -> None:
+    """Tell our own earlier sends from guest-side edits; drop backups of the former, report the latter."""
+    names = [i.path.rstrip("/") for i in replaced]
+    # Dry run: nothing moved, so look at the guest's live copies; real run: at the kept copies.
+    folder = guest.path if opts.dry_run else _backup_abs(guest, run_id)
+    seen = remote_stat(guest, folder, names)
+    ours: list[str] = []
+    for item, name in zip(replaced, names, strict=True):
+        stat = seen.get(name)
+        if stat is None:
+            continue
+        if manifest.get(name) == list(stat):
+            if not item.deleted:
+                ours.append(name)  # our own earlier copy: its backup is noise (deletions stay kept)
+            continue
+        reason = "changed on the guest since the last sync" if name in manifest else "not sent by devenv"
+        reason += ", deleted (--delete)" if item.deleted else ", replaced by the host's copy"
+        backup = None if opts.dry_run else f"{folder}/{name}"
+        out.conflicts.append(ConflictItem(name, reason, backup))
+    out.kept_backups = not opts.dry_run and (len(ours) < len(names))
+    if ours and not opts.dry_run:
+        prune_backups(guest, folder, ours)
+
+
+def _update_manifest(
+    root: Path, guest: Guest, manifest: syncstate.Manifest, items: list[rsync.Item], full: bool
+) -> None:
+    for item in items:
+        if item.deleted:
+            manifest.pop(item.path.rstrip("/"), None)
+        elif item.is_file and (item.sent or full):
+            manifest[item.path] = [item.size, item.mtime]
+    syncstate.save_manifest(root, guest.name, manifest)
+
+
+def _verify(
+    root: Path, guest: Guest, opts: SyncOptions, run_id: str, files: list[str] | None, out: _Outcome,
+    on_retry: Callable[[str, float], None] | None,
+) -> list[str]:
+    """A --checksum pass: finds what the size+mtime check misses (same size, restored mtime)."""
+    check = rsync.argv(guest, str(root), backup_dir=run_id, excludes=opts.excludes,
+                       exclude_from=_ignore_file(root), extra=["--checksum", "--dry-run"])
+    differing = [i.path for i in _run(guest, check, None, opts, on_retry, []) if i.sent]
+    if differing and not opts.dry_run:
+        # Send the host's content; the guest's copy is kept in the backup (we cannot know which is newer).
+        fix = rsync.argv(guest, str(root), backup_dir=run_id, excludes=opts.excludes,
+                         extra=["--checksum", "--from0", "--files-from=-"])
+        _run(guest, fix, differing, opts, on_retry, [])
+        folder = _backup_abs(guest, run_id)
+        out.conflicts.extend(ConflictItem(p, "same size and time but different content (--verify); "
+                                             "host copy sent", f"{folder}/{p}") for p in differing)
+        out.kept_backups = True
+    return differing
+
+
+def remote_stat(guest: Guest, folder: str, names: list[str]) -> dict[str, tuple[int, int]]:
+    """(size, mtime seconds) of each name under folder on the guest; missing names are left out."""
+    script = 'cd -- "$1" && xargs -0 -r stat --printf "%s %Y %n\\0" -- 2>/dev/null; exit 0'
+    res = ssh.run(guest, ["sh", "-c", script, "sh", folder], input="\0".join(names), timeout=120)
+    found = {}
+    for entry in res.stdout.split("\0"):
+        parts = entry.split(" ", 2)
+        if len(parts) == 3 and parts[0].isdigit():
+            found[parts[2]] = (int(parts[0]), int(parts[1].split(".")[0]))
+    return found
+
+
+def prune_backups(guest: Guest, folder: str, names: list[str]) -> None:
+    script = ('cd -- "$1" && xargs -0 -r rm -f -- && find . -mindepth 1 -depth -type d -empty -delete; '
+              'rmdir -- "$1" 2>/dev/null; exit 0')
+    ssh.run(guest, ["sh", "-c", script, "sh", folder], input="\0".join(names), timeout=120)
+
+
+def _backup_abs(guest: Guest, run_id: str) -> str:
+    return f"{guest.path.rstrip('/')}/{rsync.BACKUP_ROOT}/{run_id}"
+
+
+def _ignore_file(root: Path) -> str | None:
+    path = root / ".devenvignore"
+    return str(path) if path.is_file() else None
+
+
+def _notes(root: Path) -> list[str]:
+    """pbr computes the version from git: a guest tree without .git needs PBR_VERSION set."""
+    if (root / ".git").exists():
+        return []
+    for name in ("setup.py", "setup.cfg"):
+        try:
+            if "pbr" in (root / name).read_text(encoding="utf-8", errors="replace"):
+                return ["this pbr project has no .git on the host, so the guest has none either: "
+                        "set PBR_VERSION=<version> in the guest before installing it"]
+        except OSError:
+            continue
+    return []
+
+
+def _record(root: Path, guest: Guest, result: SyncResult, fresh_skew: bool) -> None:
+    previous = syncstate.last_sync(root, guest.name) or {}
+    record: dict[str, Any] = {
+        "time": time.time(),
+        "guest": guest.name,
+        "files": result.changed,
+        "created": len(result.created), "updated": len(result.updated), "deleted": len(result.deleted),
+        "conflicts": [{"path": c.path, "reason": c.reason, "backup": c.backup} for c in result.conflicts],
+        "backup_dir": result.backup_dir,
+        "skew": previous.get("skew"),
+        "skew_measured_at": previous.get("skew_measured_at"),
+    }
+    if fresh_skew and result.skew is not None:
+        record["skew"] = [result.skew.seconds, result.skew.uncertainty]
+        record["skew_measured_at"] = time.time()
+    syncstate.save_last(root, guest.name, record)
