@@ -79,7 +79,7 @@ def _apply(project: Project, rep: Reporter, *, dry_run: bool, force: bool) -> Id
         # Nothing changed since the last run: answer without rendering (no jinja2, no lxml).
         res = IdeResult(files={rel: "identical" for rel in rec.disk}, sdk_name=rec.sdk_name,
                         jdk_tables={p: "identical" for p in rec.tables})
-        _hints(res, configs, venv)
+        _hints(res, configs, venv, project)
         return res
     from devenv.ide import sdk
 
@@ -91,7 +91,7 @@ def _apply(project: Project, rep: Reporter, *, dry_run: bool, force: bool) -> Id
     new = _project_files(project, idea, plan, rec, res, dry_run=dry_run, force=force)
     running = sdk.write_tables(tables, project, venv, name, res, dry_run=dry_run, force=force)
     _workspace(project, idea, plan, rec, new, res, running, dry_run=dry_run, force=force)
-    _hints(res, configs, venv)
+    _hints(res, configs, venv, project)
     if not dry_run:
         clean = not (res.conflicts or res.errors)
         rec = record.Record(fingerprint=fp if clean else "", sdk_name=name, bases=new,
@@ -156,7 +156,13 @@ def _workspace(project: Project, idea: Path, plan: render.Plan, rec: record.Reco
         bases[WORKSPACE] = out.base
 
 
-def _hints(res: IdeResult, configs: list[jetbrains.PyCharmConfig], venv: venvinfo.VenvInfo) -> None:
+def _hints(res: IdeResult, configs: list[jetbrains.PyCharmConfig], venv: venvinfo.VenvInfo,
+           project: Project) -> None:
+    from devenv.ide import runconfigs
+
+    for name in runconfigs.dropped(project):
+        res.hints.append(f"tox setenv sets {name}; left out of the run configurations (stestr would run "
+                         f"that interpreter instead of the project's .venv)")
     if venv.version is None:
         res.hints.append("no .venv yet: create it (devenv venv), then run `devenv ide` to register the interpreter")
     if not configs:
