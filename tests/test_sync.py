@@ -1,0 +1,172 @@
+"""devenv sync against a real guest: sshd on loopback, a guest user with another UID, odd names."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from syncfix import guest_files, guest_write
+
+from devenv.host import sync, syncstate
+from devenv.host.sync import SyncOptions
+
+pytestmark = pytest.mark.guest
+
+EXPECTED = {"setup.cfg", "pkg/m0.py", "pkg/m1.py", "pkg/m2.py", "pkg/m3.py", "pkg/m4.py",
+            "pkg/sub dir/it's -odd é.txt"}
+
+
+def test_initial_sync_copies_the_tree_without_excluded_files(sync_project, sync_guest, sync_remote, real_guest):
+    result = sync.sync(sync_project, sync_guest)
+    assert guest_files(sync_remote) == EXPECTED  # .tox and __pycache__ stay home
+    assert set(result.created) == EXPECTED and not result.conflicts
+    assert (sync_remote / "pkg" / "m1.py").read_text() == "x = 1\n"
+    # written by the guest user, not the host's ids
+    assert (sync_remote / "pkg" / "m1.py").stat().st_uid == real_guest.uid
+    # times preserved, so the next run has nothing to do
+    remote_mtime = (sync_remote / "setup.cfg").stat().st_mtime_ns
+    assert remote_mtime == (sync_project / "setup.cfg").stat().st_mtime_ns
+    last = sync.last_sync(sync_project, "box")
+    assert last is not None and last["files"] == len(EXPECTED) and last["conflicts"] == []
+
+
+def test_no_change_sync_sends_nothing(sync_project, sync_guest):
+    sync.sync(sync_project, sync_guest)
+    again = sync.sync(sync_project, sync_guest)
+    assert again.changed == 0 and not again.conflicts and again.backup_dir is None
+
+
+def test_host_edit_arrives_and_leaves_no_backup(sync_project, sync_guest, sync_remote):
+    sync.sync(sync_project, sync_guest)
+    (sync_project / "pkg" / "m2.py").write_text("x = 'edited on the host'\n")
+    result = sync.sync(sync_project, sync_guest)
+    assert result.updated == ("pkg/m2.py",) and not result.conflicts
+    assert (sync_remote / "pkg" / "m2.py").read_text() == "x = 'edited on the host'\n"
+    assert not (sync_remote / ".devenv-backup").exists() or not guest_files(sync_remote / ".devenv-backup")
+
+
+def test_guest_edit_is_kept_and_reported_as_conflict(sync_project, sync_guest, sync_remote, real_guest):
+    sync.sync(sync_project, sync_guest)
+    guest_write(real_guest, sync_remote / "pkg" / "m3.py", "guest work\n")
+    result = sync.sync(sync_project, sync_guest)
+    assert [c.path for c in result.conflicts] == ["pkg/m3.py"]
+    conflict = result.conflicts[0]
+    assert "changed on the guest" in conflict.reason
+    assert conflict.backup is not None and Path(conflict.backup).read_text() == "guest work\n"
+    assert (sync_remote / "pkg" / "m3.py").read_text() == "x = 3\n"  # the host's copy won, the guest's is kept
+    assert sync.last_sync(sync_project, "box")["conflicts"][0]["path"] == "pkg/m3.py"
+
+
+def test_guest_and_host_edit_of_same_file_is_a_conflict_too(sync_project, sync_guest, sync_remote, real_guest):
+    sync.sync(sync_project, sync_guest)
+    guest_write(real_guest, sync_remote / "pkg" / "m4.py", "guest side\n")
+    (sync_project / "pkg" / "m4.py").write_text("host side\n")
+    result = sync.sync(sync_project, sync_guest)
+    assert [c.path for c in result.conflicts] == ["pkg/m4.py"]
+    assert Path(result.conflicts[0].backup).read_text() == "guest side\n"
+    assert (sync_remote / "pkg" / "m4.py").read_text() == "host side\n"
+
+
+def test_without_delete_nothing_is_removed(sync_project, sync_guest, sync_remote, real_guest):
+    sync.sync(sync_project, sync_guest)
+    (sync_project / "pkg" / "m0.py").unlink()
+    guest_write(real_guest, sync_remote / "guest-only.log", "log\n")
+    result = sync.sync(sync_project, sync_guest)
+    assert result.deleted == ()
+    assert {"pkg/m0.py", "guest-only.log"} <= guest_files(sync_remote)
+
+
+def test_delete_removes_and_backs_up(sync_project, sync_guest, sync_remote, real_guest):
+    sync.sync(sync_project, sync_guest)
+    (sync_project / "pkg" / "m0.py").unlink()
+    guest_write(real_guest, sync_remote / "guest-only.log", "log\n")
+    result = sync.sync(sync_project, sync_guest, SyncOptions(delete=True))
+    assert set(result.deleted) == {"pkg/m0.py", "guest-only.log"}
+    assert not {"pkg/m0.py", "guest-only.log"} & guest_files(sync_remote)
+    backup = Path(result.backup_dir)
+    assert (backup / "pkg" / "m0.py").read_text() == "x = 0\n"
+    assert (backup / "guest-only.log").read_text() == "log\n"
+    assert [c.path for c in result.conflicts] == ["guest-only.log"]  # never sent by us: reported
+    # the guest's own excluded folders are protected from --delete
+    assert not result.deleted or ".tox" not in " ".join(result.deleted)
+
+
+def test_dry_run_changes_nothing(sync_project, sync_guest, sync_remote, real_guest):
+    dry = sync.sync(sync_project, sync_guest, SyncOptions(dry_run=True))
+    assert set(dry.created) == EXPECTED and not sync_remote.exists()
+    assert sync.last_sync(sync_project, "box") is None
+    sync.sync(sync_project, sync_guest)
+    guest_write(real_guest, sync_remote / "pkg" / "m1.py", "guest\n")
+    (sync_project / "pkg" / "m2.py").unlink()
+    dry = sync.sync(sync_project, sync_guest, SyncOptions(dry_run=True, delete=True))
+    assert dry.updated == ("pkg/m1.py",) and dry.deleted == ("pkg/m2.py",)
+    assert [c.path for c in dry.conflicts] == ["pkg/m1.py"] and dry.conflicts[0].backup is None
+    assert (sync_remote / "pkg" / "m1.py").read_text() == "guest\n" and (sync_remote / "pkg" / "m2.py").exists()
+    assert not (sync_remote / ".devenv-backup").exists()
+
+
+def test_verify_catches_same_size_edit_with_restored_mtime(sync_project, sync_guest, sync_remote, real_guest):
+    sync.sync(sync_project, sync_guest)
+    target = sync_remote / "pkg" / "m1.py"
+    st = target.stat()
+    guest_write(real_guest, target, "y = 1\n")  # same size as "x = 1\n"
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert sync.sync(sync_project, sync_guest).changed == 0  # the quick check cannot see it
+    result = sync.sync(sync_project, sync_guest, SyncOptions(verify=True))
+    assert result.differing == ("pkg/m1.py",)
+    assert target.read_text() == "x = 1\n"
+    kept = [c for c in result.conflicts if c.path == "pkg/m1.py"]
+    assert kept and Path(kept[0].backup).read_text() == "y = 1\n"
+    assert sync.sync(sync_project, sync_guest, SyncOptions(verify=True)).differing == ()
+
+
+def test_guest_copy_from_the_future_is_replaced_but_kept(sync_project, sync_guest, sync_remote, real_guest):
+    """Simulated clock skew: the guest copy is stamped an hour ahead. rsync --update would skip the host
+    edit for ever; devenv sends it and keeps the guest copy."""
+    sync.sync(sync_project, sync_guest)
+    future = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() + 3600))
+    guest_write(real_guest, sync_remote / "pkg" / "m2.py", "guest, stamped ahead\n", mtime=future)
+    (sync_project / "pkg" / "m2.py").write_text("host edit\n")
+    result = sync.sync(sync_project, sync_guest)
+    assert (sync_remote / "pkg" / "m2.py").read_text() == "host edit\n"
+    assert [c.path for c in result.conflicts] == ["pkg/m2.py"]
+    assert Path(result.conflicts[0].backup).read_text() == "guest, stamped ahead\n"
+
+
+def test_clock_skew_is_measured_and_small_on_loopback(sync_project, sync_guest):
+    from devenv.host import clock
+
+    skew = clock.measure(sync_guest)
+    assert abs(skew.seconds) <= skew.uncertainty + 0.5 and not skew.significant
+    assert clock.Skew(5.0, 0.2).significant and "ahead" in clock.Skew(5.0, 0.2).describe()
+    assert clock.finding(sync_guest).status == "ok"
+
+
+def test_manifest_survives_and_first_sync_learns_existing_identical_files(sync_project, sync_guest, sync_remote):
+    sync.sync(sync_project, sync_guest)
+    syncstate.forget(sync_project, "box")  # as after `guest remove` + `guest add`
+    again = sync.sync(sync_project, sync_guest)
+    assert again.changed == 0
+    assert set(syncstate.load_manifest(sync_project, "box")) == EXPECTED  # learnt from -ii, nothing resent
+    (sync_project / "pkg" / "m1.py").write_text("host\n")
+    assert sync.sync(sync_project, sync_guest).conflicts == ()  # the guest copy was known: no false conflict
+
+
+def test_pbr_project_without_git_gets_a_note(sync_project, sync_guest):
+    (sync_project / "setup.py").write_text("import setuptools\nsetuptools.setup(setup_requires=['pbr'], pbr=True)\n")
+    result = sync.sync(sync_project, sync_guest)
+    assert any("PBR_VERSION" in n for n in result.notes)
+    (sync_project / ".git").mkdir()
+    assert sync.sync(sync_project, sync_guest).notes == ()
+
+
+def test_devenvignore_and_exclude_option(sync_project, sync_guest, sync_remote):
+    (sync_project / ".devenvignore").write_text("# comment\n*.log\n")
+    (sync_project / "big.log").write_text("x\n")
+    (sync_project / "data").mkdir()
+    (sync_project / "data" / "blob").write_text("x\n")
+    sync.sync(sync_project, sync_guest, SyncOptions(excludes=("/data/",)))
+    files = guest_files(sync_remote)
+    assert "big.log" not in files and "data/blob" not in files and "pkg/m1.py" in files
