@@ -54,7 +54,7 @@ def apply(idea: Path, rel: str, ours: str, base: str | None, *, force: bool, dry
         if out.error:
             out.backup = None if dry_run else _backup(path, backup_dir)
             if force:  # replace the unusable file with the render, the original is in the backup
-                out.verb, out.text, out.base = "update", ours, ours
+                out.verb, out.text, out.base, out.error = "update", ours, ours, None
                 out.diff = _diff(rel, current, ours)
     return _commit(path, out, dry_run, base)
 

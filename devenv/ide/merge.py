@@ -81,10 +81,10 @@ class _Merger:
             return o if o is not None else t
         if o == t or o == b:
             return t
-        if t == b:
+        if t == b or self.force:  # force: devenv's side wins a clash (the caller backed the file up)
             return o
         self.conflicts.append(f"{where}: yours {t!r}, devenv's new {o!r} (was {b!r})")
-        return o if self.force else t
+        return t
 
     def merge(self, b: etree._Element | None, o: etree._Element, t: etree._Element, path: str) -> etree._Element:
         from lxml import etree
@@ -117,11 +117,10 @@ class _Merger:
             if key in ok:
                 result.append((key, self.merge(bk.get(key), ok[key], tel, where)))
             elif key in bk and self.has_base:
-                if same(bk[key], tel):
+                if same(bk[key], tel) or self.force:
                     continue  # removed upstream, untouched by the user
                 self.conflicts.append(f"{where}: you changed it, devenv no longer generates it")
-                if not self.force:
-                    result.append((key, copy.deepcopy(tel)))
+                result.append((key, copy.deepcopy(tel)))
             else:
                 result.append((key, copy.deepcopy(tel)))  # the user's own addition
         order = list(ok)
