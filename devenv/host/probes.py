@@ -194,7 +194,7 @@ def mount_findings(path: str, live: Result) -> list[Result]:
         out.append(finding("mount", "warn", f"{path} is listed as a mount ({where}) but has its parent's "
                            "device", "the mount may have been replaced underneath"))
     else:
-        out.append(finding("mount", "ok", f"answers: {where}"))
+        out.append(finding("mount", "ok", f"mounted and answering: {where}"))
     out.extend(sshfs_findings(row))
     return out
 
@@ -695,7 +695,7 @@ def dispatch(args: argparse.Namespace) -> Any:
     if args.cmd == "step":
         scratch = os.path.join(args.path, args.scratch)
         if args.name == "inotify":
-            return in_child(step_inotify, scratch, min(2.0, args.timeout), deadline=args.timeout + 1)
+            return in_child(step_inotify, scratch, min(1.5, args.timeout), deadline=args.timeout + 1)
         return in_child(STEPS[args.name], scratch, deadline=args.timeout)
     if args.op == "write-when-ready":
         return in_child(host_write_when_ready, args.host_scratch, args.timeout, deadline=args.timeout + 1)
