@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -149,9 +151,9 @@ def _kill(pid: int) -> None:
 
 
 @pytest.fixture
-def own_sshd(real_guest: GuestBox, tmp_path: Path) -> Iterator[OwnSshd]:
-    tmp = tmp_path / "own-sshd"
-    tmp.mkdir()
+def own_sshd(real_guest: GuestBox) -> Iterator[OwnSshd]:
+    # not under tmp_path (0700, root's): sshd reads authorized_keys as the guest user
+    tmp = Path(tempfile.mkdtemp(prefix="own-sshd-", dir=real_guest.tmp))
     tmp.chmod(0o755)
     host_pub = keygen(tmp / "hostkey")
     authorize(tmp, real_guest.user, real_guest.identity_file)
@@ -177,3 +179,4 @@ def own_sshd(real_guest: GuestBox, tmp_path: Path) -> Iterator[OwnSshd]:
         yield server
     finally:
         server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
