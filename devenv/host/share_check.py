@@ -43,7 +43,9 @@ def check(path: str, *, host_path: Path | None = None, guest: Guest | None = Non
     scratch = f".devenv-probe-{os.getpid()}-{secrets.token_hex(3)}"
     if host_path is not None:
         args += ["--scratch", scratch, "--keep"]
+    asked = time.time()
     out = probe_runner.run(guest, args, timeout=timeout * N_PROBE_STEPS + 15)
+    answered = time.time()
     _refuse_missing(path, out)
     facts = out["facts"]
     raw: list[dict[str, Any]] = list(out["findings"])
@@ -55,7 +57,7 @@ def check(path: str, *, host_path: Path | None = None, guest: Guest | None = Non
                              timeout=timeout + 15)
     findings = [_finding(r) for r in raw]
     if guest is not None:
-        findings.append(_clock(facts))
+        findings.append(_clock(facts["now"], asked, answered))
     findings = _with_mapping_fixes(findings, raw, facts, path, host_path, guest)
     where = guest.describe() if guest else "here"
     return CheckResult(path, where, f"{facts['user']} ({facts['euid']}:{facts['egid']})", tuple(findings))
@@ -125,8 +127,9 @@ def _inotify(guest: Guest | None, path: str, host_scratch: str, scratch: str, ti
     return probes.inotify_finding(out["value"])
 
 
-def _clock(facts: dict[str, Any]) -> Finding:
-    skew = facts["now"] - time.time()  # the answer arrived after `now`, so a small negative is normal
+def _clock(now: float, asked: float, answered: float) -> Finding:
+    """The guest's `now` must fall between our ask and its answer; how far outside is the skew."""
+    skew = now - asked if now < asked else now - answered if now > answered else 0.0
     if abs(skew) > 2:
         return Finding("clock", "warn", f"the guest's clock is {skew:+.0f} s off the host's",
                        "make says 'clock skew'; rsync --update silently skips real edits",
