@@ -66,7 +66,8 @@ def plan(project: Project, constraints_file: Path | None, extras: tuple[str, ...
     return Plan(tuple(args), extra_env)
 
 
-def install(kind: str, uv: str | None, python: Path, p: Plan, *, echo: bool, project: Project) -> Path:
+def install(kind: str, uv: str | None, python: Path, p: Plan, *, echo: bool, project: Project,
+            kept: bool = True) -> Path:
     """Run the installer; returns the log path. Raises a DevenvError that says what went wrong."""
     log_dir = paths.project_state(project.root) / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -81,7 +82,7 @@ def install(kind: str, uv: str | None, python: Path, p: Plan, *, echo: bool, pro
     result = proc.stream(argv, timeout=INSTALL_TIMEOUT, log_path=log, echo=echo, env=env, cwd=project.root,
                          what=f"{kind} install")
     if not result.ok:
-        raise explain(result.stdout, log)
+        raise explain(result.stdout, log, "the previous venv was kept" if kept else "nothing usable was installed")
     return log
 
 
@@ -98,24 +99,25 @@ _NOT_FOUND = (re.compile(r"Because ([A-Za-z0-9._-]+) was not found in the packag
               re.compile(r"No matching distribution found for ([^\s]+)"))
 
 
-def explain(output: str, log: Path) -> DevenvError:
+def explain(output: str, log: Path, kept: str = "the previous venv was kept") -> DevenvError:
     where = f"full log: {log}"
     if "No space left on device" in output:
-        return DevenvError("the disk is full (No space left on device); the previous venv was kept",
+        return DevenvError(f"the disk is full (No space left on device); {kept}",
                            f"free some space and run again ({where})")
+    # Network first: a build that failed because its build requirements could not be fetched is a network fault.
+    if _NETWORK.search(output):
+        return NetworkError(f"the package index cannot be reached; {kept}",
+                            f"check your network or proxy, or point UV_INDEX_URL/PIP_INDEX_URL at a mirror; {where}")
     for rx in _BUILD:
         m = rx.search(output)
         if m:
-            return InstallError(f"package {m.group(1)} failed to build; the previous venv was kept",
+            return InstallError(f"package {m.group(1)} failed to build; {kept}",
                                 f"install its build dependencies (see bindep.txt) and run again; {where}")
     for rx in _NOT_FOUND:
         m = rx.search(output)
         if m:
-            return InstallError(f"{m.group(1)} is not available from the package index; the previous venv was kept",
+            return InstallError(f"{m.group(1)} is not available from the package index; {kept}",
                                 f"check the requirement and the constraints; {where}")
-    if _NETWORK.search(output):
-        return NetworkError("the package index cannot be reached; the previous venv was kept",
-                            f"check your network or proxy, or point UV_INDEX_URL/PIP_INDEX_URL at a mirror; {where}")
     if re.search(r"No solution found|ResolutionImpossible|conflicting dependencies", output):
         return InstallError(f"the requirements cannot be installed together: {proc.tail(output, 4)}",
                             f"check the constraints file against the requirements; {where}")

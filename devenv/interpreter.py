@@ -51,8 +51,15 @@ def probe(command: str) -> Interpreter | None:
 
 
 def candidates() -> list[str]:
+    """python3 first (what tox's py3 uses), then versioned names, then pyenv's and uv's own installs."""
     names = [f"python3.{minor}" for minor in range(20, 9, -1)]
-    return ["python3", *names, sys.executable]
+    managed: list[str] = []
+    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    uv_dir = Path(os.environ.get("UV_PYTHON_INSTALL_DIR") or Path.home() / ".local" / "share" / "uv" / "python")
+    for folder in (pyenv, uv_dir):
+        if folder.is_dir():
+            managed.extend(str(p) for p in sorted(folder.glob("*/bin/python3"), reverse=True))
+    return ["python3", *names, *managed, sys.executable]
 
 
 def choose(floor: str | None, requested: str | None = None) -> Interpreter:

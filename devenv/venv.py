@@ -50,6 +50,8 @@ def ensure(project: Project, opts: Options, rep: Reporter) -> Outcome:
     with rep.phase("python") as info:
         interp = _interpreter(project, opts, venv)
         info["result"] = f"Python {interp.version} ({interp.path})"
+    # Read every -r file now, so a missing one is reported before any network access.
+    fingerprint.compute(project, interp.version, constraints_mod.Constraints(None, "", "none"))
     with rep.phase("constraints") as info:
         cons = constraints_mod.resolve(project, opts.constraints, refresh=opts.refresh_constraints)
         info["result"] = f"{len(cons.lines())} pins from {cons.source}" if cons.source else "none"
@@ -74,7 +76,7 @@ def ensure(project: Project, opts: Options, rep: Reporter) -> Outcome:
             info["result"] = f"{decision.action}: {decision.reason}"
         try:
             with rep.phase("install") as info:
-                outcome.log = str(_install(project, target, cons, new_fp, kind, uv, rep))
+                outcome.log = str(_install(project, target, cons, new_fp, kind, uv, rep, kept=target != venv))
                 info["result"] = kind
             with rep.phase("check") as info:
                 _import_check(project, target)
@@ -118,7 +120,7 @@ def _create(interp: interpreter.Interpreter, target: Path) -> None:
 
 
 def _install(project: Project, venv: Path, cons: constraints_mod.Constraints, fp: fingerprint.Fingerprint,
-             kind: str, uv: str | None, rep: Reporter) -> Path:
+             kind: str, uv: str | None, rep: Reporter, kept: bool = True) -> Path:
     cfile = None
     if cons.source:
         cfile = venv / "devenv-constraints.txt"
@@ -126,7 +128,7 @@ def _install(project: Project, venv: Path, cons: constraints_mod.Constraints, fp
 
         fsutil.atomic_write(cfile, cons.text)
     p = installer.plan(project, cfile, fp.extras)
-    return installer.install(kind, uv, venv / "bin" / "python", p, echo=rep.interactive, project=project)
+    return installer.install(kind, uv, venv / "bin" / "python", p, echo=rep.interactive, project=project, kept=kept)
 
 
 def _import_check(project: Project, venv: Path) -> None:

@@ -1,0 +1,223 @@
+"""`devenv init` end to end with the real virtualenv, uv/pip and the package index."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from devenv import lock, paths
+
+from conftest import SAMPLE, UPPER_CONSTRAINTS
+
+pytestmark = pytest.mark.network
+
+
+@pytest.fixture
+def constraints(tmp_path_factory: pytest.TempPathFactory) -> str:
+    if UPPER_CONSTRAINTS.is_file():
+        return str(UPPER_CONSTRAINTS)
+    # A clean checkout without ../shared: pin the sample's packages ourselves.
+    path = tmp_path_factory.mktemp("uc") / "upper-constraints.txt"
+    path.write_text("eventlet===0.40.3\nstestr===4.2.0\n")
+    return str(path)
+
+
+def sample(tmp_path: Path, name: str = "sample-service") -> Path:
+    root = tmp_path / name
+    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns(".venv", ".idea", "*.egg-info", "__pycache__"))
+    return root
+
+
+def vpy(root: Path, code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(root / ".venv" / "bin" / "python"), "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd="/")
+
+
+def init(run_cli, root: Path, constraints: str, *extra: str):
+    return run_cli("init", str(root), "--no-ide", "--constraints", constraints, *extra)
+
+
+def logs(root: Path) -> list[Path]:
+    folder = paths.project_state(root) / "logs"
+    return sorted(folder.glob("install-*.log")) if folder.exists() else []
+
+
+def test_init_builds_a_working_venv_then_noop(tmp_path: Path, run_cli, constraints: str) -> None:
+    root = sample(tmp_path)
+    r = init(run_cli, root, constraints)
+    assert r.exit_code == 0, r.output
+    for phase in ("python", "constraints", "venv", "install", "check"):
+        assert f"  {phase}" in r.output
+    probe = vpy(root, "import sample_service, eventlet, stestr, fixtures, importlib.metadata as m;"
+                      "print(eventlet.__version__, m.version('sample-service'))")
+    assert probe.returncode == 0, probe.stderr
+    pinned = [ln.split("===")[1] for ln in Path(constraints).read_text().splitlines() if ln.startswith("eventlet===")]
+    eventlet_version, own_version = probe.stdout.split()
+    assert [eventlet_version] == pinned  # installed under the constraints
+    assert own_version == "0.0.1.dev0"  # pbr project with no .git: PBR_VERSION was set
+    editable = vpy(root, "import sample_service; print(sample_service.__file__)")
+    assert editable.stdout.strip() == str(root / "sample_service" / "__init__.py")  # usedevelop: editable
+    assert json.loads((root / ".venv" / "devenv-fingerprint.json").read_text())["python"]
+
+    before = logs(root)
+    site = next((root / ".venv" / "lib").glob("python3*/site-packages"))
+    mtime = site.stat().st_mtime_ns
+    r2 = init(run_cli, root, constraints)
+    assert r2.exit_code == 0, r2.output
+    assert "up to date" in r2.output
+    assert logs(root) == before  # no installer call at all
+    assert site.stat().st_mtime_ns == mtime
+
+
+def test_additions_in_place_removals_rebuild(tmp_path: Path, run_cli, constraints: str) -> None:
+    root = sample(tmp_path)
+    assert init(run_cli, root, constraints).exit_code == 0
+    inode = (root / ".venv").stat().st_ino
+    req = root / "test-requirements.txt"
+    req.write_text(req.read_text() + "six\n")
+    r = init(run_cli, root, constraints, "-v")
+    assert r.exit_code == 0, r.output
+    assert "in place" in r.output
+    assert (root / ".venv").stat().st_ino == inode  # same venv, not rebuilt
+    assert vpy(root, "import six").returncode == 0
+
+    req.write_text(req.read_text().replace("fixtures>=3.0.0 # Apache-2.0/BSD\n", "").replace("six\n", ""))
+    r = init(run_cli, root, constraints, "-v")
+    assert r.exit_code == 0, r.output
+    assert "rebuild" in r.output
+    assert (root / ".venv").stat().st_ino != inode  # a new venv was swapped in
+    assert vpy(root, "import six").returncode != 0  # removed packages are really gone
+    assert not list(tmp_path.glob("sample-service/.venv.devenv-*"))
+    # the swapped venv's scripts point at .venv, not at the folder it was built in
+    stestr = subprocess.run([str(root / ".venv" / "bin" / "stestr"), "--version"], capture_output=True, text=True,
+                            timeout=60)
+    assert stestr.returncode == 0, stestr.stderr
+    assert str(root / ".venv" / "bin" / "python") in (root / ".venv" / "bin" / "stestr").read_text().splitlines()[0]
+
+
+def test_failed_rebuild_keeps_previous_venv_and_log(tmp_path: Path, run_cli, constraints: str) -> None:
+    root = sample(tmp_path)
+    assert init(run_cli, root, constraints).exit_code == 0
+    broken = tmp_path / "brokenpkg"
+    broken.mkdir()
+    (broken / "setup.py").write_text("raise SystemExit('brokenpkg: this package cannot be built')\n")
+    req = root / "test-requirements.txt"
+    req.write_text(req.read_text().replace("fixtures>=3.0.0 # Apache-2.0/BSD\n", "")
+                   + f"brokenpkg @ file://{broken}\n")
+    r = init(run_cli, root, constraints)
+    assert r.exit_code == 6, r.output
+    assert "brokenpkg" in r.output and "failed to build" in r.output and "previous venv was kept" in r.output
+    assert "Traceback" not in r.output
+    log = logs(root)[-1]
+    assert "brokenpkg" in log.read_text()
+    assert str(log) in r.output
+    assert vpy(root, "import fixtures, sample_service").returncode == 0  # the old venv still works
+    assert not (root / ".venv.devenv-new").exists()
+
+
+def test_killed_mid_rebuild_leaves_old_venv_and_next_run_recovers(tmp_path: Path, run_cli, constraints: str) -> None:
+    root = sample(tmp_path)
+    assert init(run_cli, root, constraints).exit_code == 0
+    req = root / "test-requirements.txt"
+    req.write_text(req.read_text().replace("fixtures>=3.0.0 # Apache-2.0/BSD\n", "") + "six\n")
+    proc = subprocess.Popen([sys.executable, "-m", "devenv", "init", str(root), "--no-ide", "--installer", "pip",
+                             "--constraints", constraints], start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (root / ".venv.devenv-new" / "bin" / "python").exists():
+            assert proc.poll() is None, "devenv finished before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.5)  # let the installer start writing
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert vpy(root, "import fixtures, sample_service").returncode == 0  # previous venv untouched
+    r = init(run_cli, root, constraints, "-v")
+    assert r.exit_code == 0, r.output
+    assert vpy(root, "import six, sample_service").returncode == 0
+    assert not (root / ".venv.devenv-new").exists()
+
+
+def test_interrupted_swap_is_finished_by_next_run(tmp_path: Path, run_cli, constraints: str) -> None:
+    root = sample(tmp_path)
+    assert init(run_cli, root, constraints).exit_code == 0
+    # Simulate a kill between the two renames of a swap: .venv moved aside, nothing in its place.
+    os.replace(root / ".venv", root / ".venv.devenv-old")
+    r = init(run_cli, root, constraints)
+    assert r.exit_code == 0, r.output
+    assert "restored the previous venv" in r.output
+    assert "up to date" in r.output
+    assert vpy(root, "import sample_service").returncode == 0
+
+
+def test_pip_installer(tmp_path: Path, run_cli, constraints: str) -> None:
+    root = sample(tmp_path)
+    r = init(run_cli, root, constraints, "--installer", "pip", "--json")
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.output)
+    assert summary["venv"]["installer"] == "pip" and summary["venv"]["action"] == "create"
+    assert [p["phase"] for p in summary["phases"]][:3] == ["source", "project", "python"]
+    assert vpy(root, "import sample_service, stestr").returncode == 0
+
+
+def test_second_run_waits_for_lock_and_names_holder(tmp_path: Path, run_cli, constraints: str) -> None:
+    root = sample(tmp_path)
+    with lock.project_lock(paths.project_state(root) / "lock", 1):
+        r = init(run_cli, root, constraints, "--lock-timeout", "0.3")
+    assert r.exit_code == 7
+    assert f"pid {os.getpid()}" in r.output and "another devenv run" in r.output
+
+
+def test_other_python_rebuilds(tmp_path: Path, run_cli, constraints: str) -> None:
+    here = "%d.%d" % sys.version_info[:2]
+    found = {}
+    for exe in [*Path(sys.base_prefix).parent.glob("*/bin/python3"), *map(Path, filter(None, map(shutil.which, (
+            "python3.10", "python3.12", "python3.13"))))]:
+        r = subprocess.run([str(exe), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                           capture_output=True, text=True)
+        v = r.stdout.strip()
+        if r.returncode == 0 and v != here and tuple(map(int, v.split("."))) >= (3, 10):
+            found.setdefault(v, str(exe))
+    if not found:
+        pytest.skip("only one Python >= 3.10 is installed")
+    # the next newer one: upper-constraints moves its own floor up over time
+    newer = sorted((v for v in found if tuple(map(int, v.split("."))) > sys.version_info[:2]),
+                   key=lambda v: tuple(map(int, v.split("."))))
+    version = newer[0] if newer else sorted(found)[-1]
+    exe = found[version]
+    root = sample(tmp_path)
+    assert init(run_cli, root, constraints).exit_code == 0
+    r = init(run_cli, root, constraints, "--python", exe, "-v")
+    assert r.exit_code == 0, r.output
+    assert "Python changed" in r.output
+    assert vpy(root, "import sys; print('%d.%d' % sys.version_info[:2])").stdout.strip() == version
+
+
+def test_odd_path_leading_dash_spaces_quotes_unicode(tmp_path: Path, run_cli, constraints: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    root = sample(tmp_path, "-odd 'dir' \"ünï\" $x")
+    monkeypatch.chdir(tmp_path)
+    r = run_cli("init", "--no-ide", "--constraints", constraints, "--", root.name)
+    assert r.exit_code == 0, r.output
+    assert vpy(root, "import sample_service").returncode == 0
+
+
+def test_system_packages_missing_are_reported_not_installed(tmp_path: Path, run_cli, constraints: str) -> None:
+    if not shutil.which("dpkg-query"):
+        pytest.skip("needs a dpkg system to check packages")
+    root = sample(tmp_path)
+    (root / "bindep.txt").write_text("devenv-no-such-package [platform:dpkg]\ngit\n")
+    r = init(run_cli, root, constraints)
+    assert r.exit_code == 0, r.output
+    assert "devenv-no-such-package" in r.output
+    assert "apt-get install -y devenv-no-such-package" in r.output

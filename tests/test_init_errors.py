@@ -1,0 +1,152 @@
+"""Bad input and faults for init/show: one clear message, the right exit code, no traceback, nothing lost."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLE
+
+from devenv import source
+
+
+def sample(tmp_path: Path) -> Path:
+    root = tmp_path / "sample"
+    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns(".venv", ".idea", "*.egg-info"))
+    return root
+
+
+def check_error(result, code: int, *words: str) -> None:
+    assert result.exit_code == code, result.output
+    assert "devenv: error:" in result.output
+    assert "Traceback" not in result.output
+    for w in words:
+        assert w in result.output, (w, result.output)
+
+
+def test_missing_requirements_file(tmp_path: Path, run_cli) -> None:
+    root = sample(tmp_path)
+    (root / "test-requirements.txt").unlink()
+    check_error(run_cli("init", str(root), "--no-ide"), 3, "test-requirements.txt", "does not exist")
+
+
+@pytest.mark.parametrize("name,text,words", [
+    ("tox.ini", "[testenv\ndeps = x\n", ["tox.ini", "line 1"]),
+    ("tox.ini", "  indented = first\n", ["tox.ini", "line 1"]),
+    ("pyproject.toml", "[project\nname = 'x'\n", ["pyproject.toml", "not valid TOML"]),
+    ("setup.cfg", "[metadata]\nname\n  = broken\n= x\n", ["setup.cfg"]),
+])
+def test_malformed_project_files(tmp_path: Path, run_cli, name: str, text: str, words: list[str]) -> None:
+    root = sample(tmp_path)
+    (root / name).write_text(text)
+    check_error(run_cli("show", str(root)), 3, *words)
+    check_error(run_cli("init", str(root), "--no-ide"), 3, *words)
+    assert not (root / ".venv").exists()
+
+
+def test_invalid_python_floor(tmp_path: Path, run_cli) -> None:
+    root = sample(tmp_path)
+    text = (root / "pyproject.toml").read_text().replace('requires-python = ">=3.10"', 'requires-python = "three"')
+    (root / "pyproject.toml").write_text(text)
+    check_error(run_cli("init", str(root), "--no-ide"), 3, "'three'", "not a valid version specifier")
+
+
+def test_no_suitable_python(tmp_path: Path, run_cli) -> None:
+    root = sample(tmp_path)
+    text = (root / "pyproject.toml").read_text().replace('">=3.10"', '">=3.99"')
+    (root / "pyproject.toml").write_text(text)
+    r = run_cli("init", str(root), "--no-ide")
+    check_error(r, 4, ">=3.99", "found:", "--python")
+
+
+def test_python_option_below_floor(tmp_path: Path, run_cli) -> None:
+    root = sample(tmp_path)
+    text = (root / "pyproject.toml").read_text().replace('">=3.10"', '">=3.99"')
+    (root / "pyproject.toml").write_text(text)
+    check_error(run_cli("init", str(root), "--no-ide", "--python", "python3"), 2, "needs >=3.99")
+
+
+def test_unknown_project_name(tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    check_error(run_cli("init", "no-such-project-xyz"), 2, "not a known OpenStack project", "--source")
+
+
+def test_path_that_is_not_a_project(tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "empty").mkdir()
+    check_error(run_cli("init", str(tmp_path / "empty")), 2, "not a Python project")
+    monkeypatch.chdir(tmp_path / "empty")
+    check_error(run_cli("show"), 2, "not inside a Python project")
+
+
+def test_unreachable_constraints_url(tmp_path: Path, run_cli) -> None:
+    root = sample(tmp_path)
+    r = run_cli("init", str(root), "--no-ide", "--constraints", "http://127.0.0.1:9/upper-constraints.txt")
+    check_error(r, 5, "cannot download the constraints file", "--constraints FILE")
+
+
+def test_default_constraints_url_unreachable_says_pass_a_file(tmp_path: Path, run_cli,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # tox.ini names the published URL; point the proxy at a closed port so it cannot be reached.
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    root = sample(tmp_path)
+    r = run_cli("init", str(root), "--no-ide")
+    check_error(r, 5, "releases.openstack.org", "TOX_CONSTRAINTS_FILE")
+
+
+@pytest.mark.network
+def test_index_unreachable(tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = sample(tmp_path)
+    (root / "tox.ini").write_text((root / "tox.ini").read_text().replace("constraints =\n  {env:TOX_CONSTRAINTS_FILE"
+                                                                         ":https://releases.openstack.org/constraints"
+                                                                         "/upper/master}\n", ""))
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("UV_INDEX_URL", "http://127.0.0.1:9/simple")
+    monkeypatch.setenv("UV_HTTP_TIMEOUT", "5")
+    r = run_cli("init", str(root), "--no-ide")
+    check_error(r, 5, "package index cannot be reached", "full log")
+
+
+@pytest.mark.network
+def test_disk_full(tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    if shutil.which("mount") is None or subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip() != "0":
+        pytest.skip("needs root to mount a small tmpfs")
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(small)]).returncode != 0:
+        pytest.skip("cannot mount tmpfs here")
+    try:
+        root = small / "sample"
+        shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns(".venv", ".idea", "*.egg-info"))
+        constraints = small / "uc.txt"
+        constraints.write_text("eventlet===0.40.3\n")
+        monkeypatch.setenv("UV_LINK_MODE", "copy")  # copies land on the full disk, as on a real one
+        r = run_cli("init", str(root), "--no-ide", "--constraints", str(constraints))
+        assert r.exit_code != 0, r.output
+        assert "Traceback" not in r.output
+        assert "disk is full" in r.output or "No space left" in r.output, r.output
+    finally:
+        subprocess.run(["umount", "-l", str(small)])
+
+
+def test_clone_from_local_source_and_known_names(tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = tmp_path / "upstream"
+    shutil.copytree(SAMPLE, repo)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-C", str(repo)]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "initial"], check=True)
+    monkeypatch.chdir(tmp_path)
+    r = run_cli("init", "mine", "--source", str(repo), "--no-ide", "--constraints", "/nonexistent/uc.txt")
+    # the clone happened; the bad constraints path then stops the run with a clear error
+    check_error(r, 2, "/nonexistent/uc.txt")
+    assert (tmp_path / "mine" / ".git").is_dir() and (tmp_path / "mine" / "tox.ini").is_file()
+    assert not list(tmp_path.glob(".mine.devenv-clone-*"))
+    bad = run_cli("init", "other", "--source", str(tmp_path / "nope"))
+    check_error(bad, 5, "could not clone")
+    assert not (tmp_path / "other").exists() and not list(tmp_path.glob(".other.devenv-clone-*"))
+    assert source.is_known("nova") and source.is_known("oslo.messaging") and source.is_known("python-novaclient")
+    assert source.upstream_url("nova") == "https://opendev.org/openstack/nova"
+    assert not source.is_known("left-pad")
