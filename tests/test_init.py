@@ -12,10 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import SAMPLE, UPPER_CONSTRAINTS
 
 from devenv import lock, paths
-
-from conftest import SAMPLE, UPPER_CONSTRAINTS
 
 pytestmark = pytest.mark.network
 
@@ -179,7 +178,7 @@ def test_second_run_waits_for_lock_and_names_holder(tmp_path: Path, run_cli, con
 
 
 def test_other_python_rebuilds(tmp_path: Path, run_cli, constraints: str) -> None:
-    here = "%d.%d" % sys.version_info[:2]
+    here = "{}.{}".format(*sys.version_info[:2])
     found = {}
     for exe in [*Path(sys.base_prefix).parent.glob("*/bin/python3"), *map(Path, filter(None, map(shutil.which, (
             "python3.10", "python3.12", "python3.13"))))]:

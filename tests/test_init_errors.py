@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -111,7 +112,7 @@ def test_index_unreachable(tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.network
 def test_disk_full(tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    if shutil.which("mount") is None or subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip() != "0":
+    if shutil.which("mount") is None or os.geteuid() != 0:
         pytest.skip("needs root to mount a small tmpfs")
     small = tmp_path / "small"
     small.mkdir()
