@@ -48,7 +48,6 @@ def report(result: SyncResult, rep: Reporter, opts: SyncOptions) -> None:
 def run_watch(root: Path, guest: Guest, opts: SyncOptions, rep: Reporter) -> None:
     from devenv.host import watch
 
-    run_sync(root, guest, opts, rep)  # start from a synced tree, then follow the changes
 
     def flushed(result: SyncResult) -> None:
         sent = len(result.created) + len(result.updated)
@@ -60,8 +59,11 @@ def run_watch(root: Path, guest: Guest, opts: SyncOptions, rep: Reporter) -> Non
     def waiting(message: str, delay: float, pending: int) -> None:
         rep.warn(f"{message}; {pending} change(s) pending, trying again in {delay:.0f} s")
 
-    summary = watch.watch(root, guest, opts, on_flush=flushed, on_wait=waiting,
-                          on_ready=lambda: rep.line("watching for changes (Ctrl-C stops)"))
+    def ready() -> None:
+        run_sync(root, guest, opts, rep)  # start from a synced tree, then follow the changes
+        rep.line("watching for changes (Ctrl-C stops)")
+
+    summary = watch.watch(root, guest, opts, on_flush=flushed, on_wait=waiting, on_ready=ready)
     rep.line(f"stopped after {summary.seconds:.0f}s: {summary.flushes} update(s), {summary.sent} file(s) sent, "
              f"{summary.deleted} deleted, {summary.conflicts} conflict(s)")
     if summary.kept_on_guest:

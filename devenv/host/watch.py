@@ -71,7 +71,11 @@ def watch(
     on_wait: Callable[[str, float, int], None] | None = None,
     on_ready: Callable[[], None] | None = None,
 ) -> WatchSummary:
-    """Watch until `stop` is set or Ctrl-C; returns what was done. Permanent guest errors raise."""
+    """Watch until `stop` is set or Ctrl-C; returns what was done. Permanent guest errors raise.
+
+    on_ready runs once the file watch is active (an initial full sync belongs there: a change made
+    during it is seen by the watch and sent next).
+    """
     import watchfiles
 
     root = Path(project_root).resolve()
@@ -88,10 +92,13 @@ def watch(
 
     events = watchfiles.watch(root, watch_filter=keep, debounce=DEBOUNCE_MS, step=10, stop_event=stop,
                               rust_timeout=500, yield_on_timeout=True, raise_interrupt=False)
-    if on_ready:
-        on_ready()
+    ready = False
     try:
         for changes in events:
+            if not ready:
+                ready = True  # the first yield (at the latest after rust_timeout): the watch is active
+                if on_ready:
+                    on_ready()
             for _change, path in changes:
                 pending.update(_expand(root, path, excluded))
             if not pending or time.monotonic() < retry_at:
