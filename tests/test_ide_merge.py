@@ -233,3 +233,24 @@ def test_git_status_stays_clean(tmp_path: Path, jb_home: Path) -> None:
     status = subprocess.run([*git, "status", "--porcelain", "--ignored=no"], capture_output=True, text=True,
                             check=True, timeout=30)
     assert status.stdout == ""
+
+
+def test_existing_pycharm_module_is_kept(tmp_path: Path, jb_home: Path) -> None:
+    """A folder PyCharm opened before has its own module: devenv adopts it instead of adding a second one."""
+    root = copy_sample(tmp_path / "svc")
+    fake_venv(root)
+    idea = root / ".idea"
+    idea.mkdir()
+    (idea / "modules.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<project version="4">\n  <component name="ProjectModuleManager">\n'
+        '    <modules>\n      <module fileurl="file://$PROJECT_DIR$/.idea/old-name.iml" '
+        'filepath="$PROJECT_DIR$/.idea/old-name.iml" />\n    </modules>\n  </component>\n</project>\n')
+    (idea / "old-name.iml").write_text('<?xml version="1.0" encoding="UTF-8"?>\n<module type="PYTHON_MODULE" '
+                                       'version="4">\n  <component name="NewModuleRootManager">\n'
+                                       '    <content url="file://$MODULE_DIR$" />\n  </component>\n</module>\n')
+    apply(root)
+    assert not (idea / "svc.iml").exists()
+    modules = etree.parse(str(idea / "modules.xml")).getroot().findall(".//module")
+    assert [m.get("filepath") for m in modules] == ["$PROJECT_DIR$/.idea/old-name.iml"]
+    assert configs(root)["Unit tests"]["module"] == "old-name"
+    assert "isTestSource" in (idea / "old-name.iml").read_text()

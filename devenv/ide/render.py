@@ -60,6 +60,22 @@ def template_stamp() -> str:
     return ";".join(parts)
 
 
+def module_name(project: Project) -> str:
+    """The folder name, unless .idea/modules.xml already lists one existing module: PyCharm made that
+    one when the folder was first opened, and a second module on the same content root is an error."""
+    idea = project.root / ".idea"
+    try:
+        text = (idea / "modules.xml").read_text(encoding="utf-8")
+        root = xmlio.parse(text)
+    except (OSError, UnicodeDecodeError, xmlio.XmlError):
+        return project.root.name
+    paths = [m.get("filepath") or "" for m in root.iter("module")]
+    names = [os.path.basename(p)[:-4] for p in paths if p.endswith(".iml")]
+    if len(names) == 1 and (idea / f"{names[0]}.iml").is_file():
+        return names[0]
+    return project.root.name
+
+
 def plan(project: Project, sdk_name: str) -> Plan:
     from devenv.ide import venvinfo
 
@@ -72,7 +88,7 @@ def plan(project: Project, sdk_name: str) -> Plan:
     bin_rel = os.path.relpath(venvinfo.scripts_dir(project.venv), root).replace(os.sep, "/")
     factory = runconfigs.factory_for(project.runner)
     return Plan(
-        module=root.name,
+        module=module_name(project),
         sdk_name=sdk_name,
         test_runner=factory,
         source_folders=("",),  # the packages' parent is the project root
