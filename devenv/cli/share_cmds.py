@@ -53,6 +53,63 @@ def check(path: str, host_path: Path | None, guest_name: str | None, project: st
     click.get_current_context().exit(1 if result.failed else 0)
 
 
+@share.command("setup")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--mode", type=click.Choice(["nfs", "rsync", "bindfs", "fstab"]), required=True,
+              help="nfs: Vagrantfile NFS + bindfs block; rsync: Vagrantfile rsync block; bindfs: the guest's "
+                   "bindfs command; fstab: an /etc/fstab line for the mapped view.")
+@click.option("--guest", "guest_name", metavar="NAME", help="Read the guest path and the guest user's ids from "
+              "this guest (over ssh).")
+@click.option("--project", metavar="DIR", help="The project whose guests --guest names (default: PATH's).")
+@click.option("--guest-path", metavar="DIR", help="Where the code lives in the guest (default: the guest's "
+              "path, else /opt/stack/NAME).")
+@click.option("--raw-path", metavar="DIR", help="Where the unmapped share is mounted in the guest "
+              "(default: GUEST_PATH-raw).")
+@click.option("--host-uid", type=int, help="Owner of the files on the host (default: PATH's owner).")
+@click.option("--host-gid", type=int, help="Group of the files on the host (default: PATH's group).")
+@click.option("--guest-user", metavar="NAME", help="The user that runs the code in the guest (default: stack, "
+              "or the ssh user with --guest).")
+@click.option("--guest-uid", type=int, help="That user's uid (default: asked from the guest with --guest).")
+@click.option("--guest-gid", type=int, help="That user's gid (default: asked from the guest with --guest).")
+@click.option("--write", "write_to", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="Put the configuration into FILE (a marked block, replaced on the next run) instead of "
+                   "printing it; the old file is backed up first.")
+def setup(path: Path | None, mode: str, guest_name: str | None, project: str | None, guest_path: str | None,
+          raw_path: str | None, host_uid: int | None, host_gid: int | None, guest_user: str | None,
+          guest_uid: int | None, guest_gid: int | None, write_to: Path | None) -> None:
+    """Print (or --write) the configuration for sharing the project at PATH with a guest.
+
+    Fills in the real UIDs/GIDs so the guest user owns what it sees: a Vagrantfile synced-folder block
+    (NFS with map_uid/map_gid plus bindfs --map, or rsync with devenv's excludes), the bindfs command,
+    or an /etc/fstab line with _netdev,nofail,x-systemd.automount,x-systemd.mount-timeout=30.
+    """
+    from devenv.host import guests, share_setup
+
+    host = (path or Path.cwd()).resolve()
+    if not host.is_dir():
+        from devenv.errors import UsageError
+
+        raise UsageError(f"{host} is not a folder", "give the project folder on the host")
+    guest = guests.load(_project_root(project) if project else host, guest_name) if guest_name else None
+    known_uid = known_gid = None
+    user, group = guest_user or "stack", guest_user or "stack"
+    if guest is not None and mode != "rsync" and (guest_uid is None or guest_gid is None):
+        known_uid, known_gid, user, group = share_setup.guest_ids(guest, guest_user)
+    target = guest_path or (guest.path if guest else f"/opt/stack/{host.name}")
+    st = host.stat()
+    layout = share_setup.Layout(str(host), target, raw_path or target.rstrip("/") + "-raw")
+    ids = share_setup.Ids(st.st_uid if host_uid is None else host_uid, st.st_gid if host_gid is None else host_gid,
+                          guest_uid if guest_uid is not None else known_uid,
+                          guest_gid if guest_gid is not None else known_gid, user, group)
+    text = share_setup.render(mode, layout, ids)
+    if write_to is None:
+        click.echo(text, nl=False)
+        return
+    result = share_setup.write(write_to, mode, text)
+    saved = f" (previous version saved as {result.backup})" if result.backup else ""
+    click.echo(f"{result.path}: {result.action}{saved}")
+
+
 @click.command("wait-mount")
 @click.argument("path")
 @click.option("--timeout", type=float, default=60.0, show_default=True, metavar="SECONDS",

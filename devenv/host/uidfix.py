@@ -42,7 +42,9 @@ def vagrant_nfs_block(
     return (
         f"config.vm.synced_folder {ruby_str(host_path)}, {ruby_str(raw)}, type: 'nfs', nfs_udp: false,\n"
         f"  map_uid: {host_uid}, map_gid: {host_gid}\n"
-        f"config.bindfs.bind_folder {ruby_str(raw)}, {ruby_str(guest_path)}, map: {ruby_str(mapping)}"
+        f"config.bindfs.bind_folder {ruby_str(raw)}, {ruby_str(guest_path)}, map: {ruby_str(mapping)},\n"
+        # nil drops vagrant-bindfs' default force_user/force_group/perms, which would override --map
+        "  force_user: nil, force_group: nil, perms: nil"
     )
 
 
