@@ -82,8 +82,8 @@ def _ide(proj: Project, rep: Reporter) -> dict[str, Any]:
 
     with rep.phase("ide") as info:
         result = ide_setup.apply(proj, rep)
-        info["result"] = getattr(result, "summary", lambda: "")() if hasattr(result, "summary") else ""
-    return result.to_json() if hasattr(result, "to_json") else {}
+        info["result"] = result.summary()
+    return result.to_json()
 
 
 def show(path: str | None) -> Project:

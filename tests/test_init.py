@@ -20,13 +20,9 @@ pytestmark = pytest.mark.network
 
 
 @pytest.fixture
-def constraints(tmp_path_factory: pytest.TempPathFactory) -> str:
-    if UPPER_CONSTRAINTS.is_file():
-        return str(UPPER_CONSTRAINTS)
-    # A clean checkout without ../shared: pin the sample's packages ourselves.
-    path = tmp_path_factory.mktemp("uc") / "upper-constraints.txt"
-    path.write_text("eventlet===0.40.3\nstestr===4.2.0\n")
-    return str(path)
+def constraints() -> str:
+    # OpenStack's real upper-constraints when shared/ is beside the checkout; else the sample's subset of it.
+    return str(UPPER_CONSTRAINTS if UPPER_CONSTRAINTS.is_file() else SAMPLE / "upper-constraints.txt")
 
 
 def sample(tmp_path: Path, name: str = "sample-service") -> Path:

@@ -93,6 +93,9 @@ def test_default_constraints_url_unreachable_says_pass_a_file(tmp_path: Path, ru
     monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
     root = sample(tmp_path)
+    tox = root / "tox.ini"
+    tox.write_text(tox.read_text().replace("{toxinidir}/upper-constraints.txt",
+                                           "https://releases.openstack.org/constraints/upper/master"))
     r = run_cli("init", str(root), "--no-ide")
     check_error(r, 5, "releases.openstack.org", "TOX_CONSTRAINTS_FILE")
 
@@ -100,9 +103,10 @@ def test_default_constraints_url_unreachable_says_pass_a_file(tmp_path: Path, ru
 @pytest.mark.network
 def test_index_unreachable(tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
     root = sample(tmp_path)
-    (root / "tox.ini").write_text((root / "tox.ini").read_text().replace("constraints =\n  {env:TOX_CONSTRAINTS_FILE"
-                                                                         ":https://releases.openstack.org/constraints"
-                                                                         "/upper/master}\n", ""))
+    (root / "upper-constraints.txt").unlink()  # no pins: uv must ask the (unreachable) index
+    tox = root / "tox.ini"
+    block = "constraints =\n  {env:TOX_CONSTRAINTS_FILE:{toxinidir}/upper-constraints.txt}\n"
+    tox.write_text(tox.read_text().replace(block, ""))
     monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "empty-cache"))
     monkeypatch.setenv("UV_INDEX_URL", "http://127.0.0.1:9/simple")
     monkeypatch.setenv("UV_HTTP_TIMEOUT", "5")
