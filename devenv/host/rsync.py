@@ -8,8 +8,10 @@ no-change sync is exactly one rsync run.
 
 from __future__ import annotations
 
+import calendar
 import functools
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -121,20 +123,20 @@ def unescape(name: str) -> str:
 
 
 def parse(stdout: str) -> list[Item]:
-    import calendar
-    import time
-
     items = []
+    stamps: dict[str, int] = {}  # many files share a second: strptime once per distinct stamp
     for line in stdout.splitlines():
         parts = line.split("\t", 3)
         if len(parts) != 4 or not parts[1].isdigit():
             continue
         code, size, stamp, name = parts
-        try:
-            mtime = calendar.timegm(time.strptime(stamp, "%Y/%m/%d-%H:%M:%S"))
-        except ValueError:
-            continue
-        items.append(Item(code.strip(), int(size), mtime, unescape(name)))
+        mtime = stamps.get(stamp)
+        if mtime is None:
+            try:
+                mtime = stamps[stamp] = calendar.timegm(time.strptime(stamp, "%Y/%m/%d-%H:%M:%S"))
+            except ValueError:
+                continue
+        items.append(Item(code.strip(), int(size), mtime, unescape(name) if "\\#" in name else name))
     return items
 
 
