@@ -174,3 +174,19 @@ def test_sync_cli_reports_conflicts_and_dry_run(run_cli, sync_project, real_gues
     data = json.loads(res.output)
     assert data["sync"]["conflicts"][0]["path"] == "pkg/m1.py"
     assert data["sync"]["conflicts"][0]["backup"].startswith(str(sync_remote) + "/.devenv-backup/")
+
+
+def test_guest_add_needs_one_way_to_reach_the_guest(run_cli, tmp_path):
+    res = run_cli("guest", "add", "vm", "--path", "/srv/x", "--project", str(tmp_path))
+    assert res.exit_code == 2 and "--ssh USER@HOST or --vagrant" in res.output
+    res = run_cli("guest", "add", "-bad", "--ssh", "u@h", "--path", "/x", "--project", str(tmp_path))
+    assert res.exit_code != 0
+
+
+def test_guest_add_vagrant_without_vagrant_says_so(run_cli, tmp_path, monkeypatch):
+    import shutil
+
+    if shutil.which("vagrant"):
+        pytest.skip("vagrant is installed here")
+    res = run_cli("guest", "add", "vm", "--vagrant", "--path", "/srv/x", "--project", str(tmp_path))
+    assert res.exit_code == 4 and "vagrant is not installed" in res.output and "--ssh USER@HOST" in res.output
