@@ -181,7 +181,8 @@ def launch(root: Path, table: Path, conf: dict, timeout: float = 300) -> subproc
         assert json.loads(opts["_new_targetType"]) == "PATH"
         extra = json.loads(opts["_new_additionalArguments"]).split()
         if conf["factory"] == "Unittests":
-            argv = [python, "-m", "unittest", "discover", "-s", target, "-t", cwd, *extra]
+            # _jb_unittest_runner: `discover -s <folder> -t <cwd>`, buffered output
+            argv = [python, "-m", "unittest", "discover", "-b", "-s", target, "-t", cwd, *extra]
         else:
             argv = [python, "-m", "pytest", *extra, target]
     else:

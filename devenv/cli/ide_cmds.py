@@ -21,15 +21,18 @@ def ide(path: Path | None, dry_run: bool, force: bool, quiet: bool, verbose: boo
 
     Your own changes made in PyCharm are kept; a clash with an upstream change is reported as a conflict.
     """
-    from devenv import project
+    from devenv import lock, paths, project
     from devenv.ide import setup
 
     rep = reporter(quiet, verbose, json_mode)
-    proj = project.load(project.find_root(path or Path.cwd()))
+    root = project.find_root(path or Path.cwd())
     try:
-        with rep.phase("ide") as info:
-            result = setup.apply(proj, rep, dry_run=dry_run, force=force)
-            info["result"] = result.summary()
+        # The same lock as init/refresh: a git hook's refresh and this command never interleave.
+        with lock.project_lock(paths.project_state(root) / "lock", 30.0):
+            proj = project.load(root)
+            with rep.phase("ide") as info:
+                result = setup.apply(proj, rep, dry_run=dry_run, force=force)
+                info["result"] = result.summary()
     finally:
         if json_mode:
             rep.emit_json()

@@ -1,0 +1,73 @@
+"""What `devenv ide` did: per-file verbs, conflicts, the SDK, jdk tables; how it is told and when it fails."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from devenv.errors import ConfigError, Conflict
+
+if TYPE_CHECKING:
+    from devenv.report import Reporter
+
+
+@dataclass
+class IdeResult:
+    files: dict[str, str] = field(default_factory=dict)  # '.idea'-relative path -> verb
+    conflicts: list[str] = field(default_factory=list)  # 'file: element: what'
+    errors: list[str] = field(default_factory=list)
+    sdk_name: str | None = None
+    sdk_renamed: bool = False
+    jdk_tables: dict[str, str] = field(default_factory=dict)  # jdk.table.xml path -> verb
+    backups: list[str] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
+    diff: str = ""
+
+    def summary(self) -> str:
+        counts: dict[str, int] = {}
+        for verb in self.files.values():
+            counts[verb] = counts.get(verb, 0) + 1
+        sdk = f"; interpreter {self.sdk_name!r}" if self.sdk_name else ""
+        return (", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "nothing to do") + sdk
+
+    @property
+    def changed(self) -> bool:
+        verbs = list(self.files.values()) + list(self.jdk_tables.values())
+        return any(v in ("create", "update", "delete") for v in verbs)
+
+    def to_json(self) -> dict[str, object]:
+        return {"files": self.files, "conflicts": self.conflicts, "errors": self.errors,
+                "sdk_name": self.sdk_name, "sdk_renamed": self.sdk_renamed, "jdk_tables": self.jdk_tables,
+                "backups": self.backups, "hints": self.hints}
+
+
+def report(res: IdeResult, rep: Reporter, dry_run: bool) -> None:
+    rep.data["ide"] = res.to_json()
+    for rel, verb in sorted(res.files.items()):
+        (rep.line if verb in ("create", "update", "delete", "conflict", "skip") else rep.detail)(
+            f"    {verb:<9} .idea/{rel}")
+    for path, verb in sorted(res.jdk_tables.items()):
+        rep.line(f"    {verb:<9} {path}") if verb != "identical" else rep.detail(f"    {verb:<9} {path}")
+    if res.sdk_renamed:
+        rep.warn(f"an interpreter named like this project's already points elsewhere; using {res.sdk_name!r}")
+    for c in res.conflicts:
+        rep.warn(f"conflict: {c}")
+    for e in res.errors:
+        rep.warn(e)
+    for h in res.hints:
+        rep.line(f"  hint: {h}")
+    if dry_run and res.diff and rep.human:
+        rep.line(res.diff.rstrip("\n"))
+
+
+def raise_if_needed(res: IdeResult) -> None:
+    if res.errors:
+        exc: ConfigError | Conflict = ConfigError(
+            "; ".join(res.errors), "fix or remove the file named (a backup was kept), or run `devenv ide --force`")
+    elif res.conflicts:
+        exc = Conflict(f"{len(res.conflicts)} conflict(s) between your PyCharm edits and devenv's update",
+                       "your values were kept; edit them as you like, or `devenv ide --force` takes devenv's")
+    else:
+        return
+    exc.result = res  # type: ignore[union-attr]  # lets init/refresh show what was done
+    raise exc
