@@ -147,3 +147,16 @@ def timeout_in_tox(root: Path) -> str:
         if line.strip().startswith("OS_TEST_TIMEOUT="):
             return line.strip().split("=", 1)[1]
     raise AssertionError("no OS_TEST_TIMEOUT in tox.ini")
+
+
+def test_hook_runs_the_current_devenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = tmp_path / "bin with space" / "devenv"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\n")
+    monkeypatch.setattr(sys, "argv", [str(script), "hooks", "install"])
+    assert hooks.devenv_command() == [str(script.resolve())]
+    text = hooks.script("post-merge", hooks.devenv_command())
+    assert f"'{script.resolve()}' refresh --quiet" in text  # quoted for sh, spaces and all
+    monkeypatch.setattr(sys, "argv", ["/usr/lib/python3/site-packages/pytest/__main__.py"])
+    assert hooks.devenv_command() == [sys.executable, "-m", "devenv"]
+    assert "'it'\\''s'" in hooks.script("post-merge", ["it's"])

@@ -174,3 +174,15 @@ def test_interpreter_version_follows_the_venv(svc: Path, jb_home: Path) -> None:
     table = jb_home / "PyCharm2024.1/options/jdk.table.xml"
     (entry,) = etree.parse(str(table)).getroot().iter("jdk")
     assert entry.find("version").get("value") == "Python 3.11.9"
+
+
+def test_without_a_venv_project_files_come_first_and_the_sdk_follows(tmp_path: Path, jb_home: Path) -> None:
+    root = copy_sample(tmp_path / "svc")
+    res = apply(root)
+    assert any("no .venv yet" in h for h in res.hints)
+    assert set(res.jdk_tables.values()) == {"skip"}
+    assert not list(jb_home.rglob("jdk.table.xml"))
+    fake_venv(root)
+    res = apply(root)
+    assert res.files["misc.xml"] == "update" and sdk_of(root) == "Python 3.11 (sample-service)"
+    assert set(res.jdk_tables.values()) == {"create"}
