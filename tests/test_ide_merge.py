@@ -254,3 +254,22 @@ def test_existing_pycharm_module_is_kept(tmp_path: Path, jb_home: Path) -> None:
     assert [m.get("filepath") for m in modules] == ["$PROJECT_DIR$/.idea/old-name.iml"]
     assert configs(root)["Unit tests"]["module"] == "old-name"
     assert "isTestSource" in (idea / "old-name.iml").read_text()
+
+
+def test_adopting_an_existing_idea_keeps_a_backup(tmp_path: Path, jb_home: Path) -> None:
+    root = copy_sample(tmp_path / "svc")
+    fake_venv(root)
+    misc = root / ".idea/misc.xml"
+    misc.parent.mkdir()
+    original = ('<?xml version="1.0" encoding="UTF-8"?>\n<project version="4">\n'
+                '  <component name="Black">\n    <option name="sdkName" value="Python 3.10" />\n  </component>\n'
+                '  <component name="ProjectRootManager" version="2" project-jdk-name="Python 3.10" '
+                'project-jdk-type="Python SDK" />\n</project>\n')
+    misc.write_text(original)
+    res = apply(root)
+    assert res.files["misc.xml"] == "update"
+    tree = etree.parse(str(misc)).getroot()
+    assert tree.find("component[@name='Black']/option").get("value") == "Python 3.10"  # kept
+    assert tree.find("component[@name='ProjectRootManager']").get("project-jdk-name") == res.sdk_name
+    (backup,) = (paths.project_state(root) / "backups").glob("misc.xml.devenv-backup-*")
+    assert backup.read_text() == original

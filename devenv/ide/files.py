@@ -51,7 +51,8 @@ def apply(idea: Path, rel: str, ours: str, base: str | None, *, force: bool, dry
     else:
         out = _merge(rel, ours, base, current, force) if not unreadable else \
             FileOutcome(rel, "skip", error=f"cannot read .idea/{rel}: {unreadable}", base=base)
-        if out.error:
+        if out.error or (base is None and out.text is not None):
+            # unusable, or a file devenv never wrote that it is about to change: keep the original
             out.backup = None if dry_run else _backup(path, backup_dir)
             if force:  # replace the unusable file with the render, the original is in the backup
                 out.verb, out.text, out.base, out.error = "update", ours, ours, None
