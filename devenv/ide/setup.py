@@ -48,7 +48,8 @@ def _apply(project: Project, rep: Reporter, *, dry_run: bool, force: bool) -> Id
     fp = fingerprint(project, venv, configs)
     if not force and not dry_run and rec.fingerprint == fp and record.unchanged_on_disk(idea, rec):
         # Nothing changed since the last run: answer without rendering (no jinja2, no lxml).
-        res = IdeResult(files={rel: "identical" for rel in rec.disk}, sdk_name=rec.sdk_name,
+        res = IdeResult(files={rel: "identical" if sha else "skip" for rel, sha in rec.disk.items()},
+                        sdk_name=rec.sdk_name,
                         jdk_tables={p: "identical" for p in rec.tables})
         _hints(res, configs, venv, project)
         return res
