@@ -36,10 +36,14 @@ class Constraints:
 
 
 def resolve(project: Project, option: str | None, environ: dict[str, str] | None = None,
-            refresh: bool = False) -> Constraints:
+            refresh: bool = False, remembered: str | None = None) -> Constraints:
+    """`remembered` is the --constraints of the run that built the venv: a later run without the
+    option (refresh from a git hook) keeps using it unless TOX_CONSTRAINTS_FILE says otherwise."""
     env = os.environ if environ is None else environ
     if option:
         source, origin = option, "option"
+    elif remembered and not env.get("TOX_CONSTRAINTS_FILE"):
+        source, origin = remembered, "option"
     elif env.get("TOX_CONSTRAINTS_FILE"):
         source, origin = env["TOX_CONSTRAINTS_FILE"], "TOX_CONSTRAINTS_FILE"
     elif project.unit_env.constraints:

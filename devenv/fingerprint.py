@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from devenv import __version__, fsutil
@@ -29,6 +29,9 @@ class Fingerprint:
     install_project: str  # 'editable' | 'regular' | 'skip'
     project_meta: str  # hash of the files that shape the project's own install (entry points etc.)
     devenv: str = __version__
+    # Where the constraints came from when the user passed --constraints: later runs (refresh, the git
+    # hooks, doctor) reuse it. Not part of the comparison: the pins themselves are.
+    constraints_option: str | None = field(default=None, compare=False)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True)
@@ -42,6 +45,7 @@ class Decision:
 
 
 def compute(project: Project, python: str, constraints: Constraints) -> Fingerprint:
+    """Everything that decides the venv's contents (see the module docstring)."""
     env = project.unit_env
     lines: list[str] = []
     extras = list(env.extras)
@@ -63,8 +67,9 @@ def compute(project: Project, python: str, constraints: Constraints) -> Fingerpr
         p = project.root / name
         if p.is_file():
             meta.update(name.encode() + b"\0" + p.read_bytes())
+    option = constraints.source if constraints.origin == "option" else None
     return Fingerprint(python, tuple(dict.fromkeys(lines)), tuple(constraints.lines()),
-                       tuple(sorted(set(extras))), mode, meta.hexdigest()[:16])
+                       tuple(sorted(set(extras))), mode, meta.hexdigest()[:16], constraints_option=option)
 
 
 def _expand(path: Path, seen: set[Path]) -> list[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from devenv import constraints as constraints_mod
 from devenv import fingerprint, installer, interpreter, proc
-from devenv.errors import InstallError
+from devenv.errors import DevenvError, InstallError
 from devenv.findings import Finding
 from devenv.project import Project
 from devenv.report import Reporter
@@ -52,14 +52,18 @@ def ensure(project: Project, opts: Options, rep: Reporter) -> Outcome:
         info["result"] = f"Python {interp.version} ({interp.path})"
     # Read every -r file now, so a missing one is reported before any network access.
     fingerprint.compute(project, interp.version, constraints_mod.Constraints(None, "", "none"))
+    old_fp = fingerprint.read(venv)
     with rep.phase("constraints") as info:
-        cons = constraints_mod.resolve(project, opts.constraints, refresh=opts.refresh_constraints)
+        cons = constraints_mod.resolve(project, opts.constraints, refresh=opts.refresh_constraints,
+                                       remembered=old_fp.constraints_option if old_fp else None)
         info["result"] = f"{len(cons.lines())} pins from {cons.source}" if cons.source else "none"
     new_fp = fingerprint.compute(project, interp.version, cons)
-    decision = fingerprint.decide(fingerprint.read(venv), new_fp, _healthy_enough(venv))
+    decision = fingerprint.decide(old_fp, new_fp, _healthy_enough(venv))
     outcome = Outcome(venv, decision.action, decision.reason, interp.version, constraints=cons.source,
                       added=list(decision.added))
     if decision.action == "noop":
+        if old_fp is not None and old_fp.constraints_option != new_fp.constraints_option:
+            fingerprint.write(venv, new_fp)  # remember a newly given --constraints for later refreshes
         rep.line(f"  venv           up to date ({venv})")
         return outcome
     kind, uv = installer.choose(opts.installer)
@@ -202,17 +206,18 @@ def health(project: Project) -> list[Finding]:
         out.append(Finding("venv.floor", "fail", f"Python {interp.version} does not satisfy {project.python_floor}",
                            "the project may not run or install", f"devenv init --python 3.X {project.root}"))
     try:
-        cons = constraints_mod.resolve(project, None)
-        current = fingerprint.compute(project, interp.version, cons)
         stored = fingerprint.read(venv)
+        cons = constraints_mod.resolve(project, None, remembered=stored.constraints_option if stored else None)
+        current = fingerprint.compute(project, interp.version, cons)
         if stored != current:
             d = fingerprint.decide(stored, current, True)
             out.append(Finding("venv.fingerprint", "fail", f"the venv is out of date: {d.reason}",
                                "requirements changed since the last install", f"devenv refresh {project.root}"))
         else:
             out.append(Finding("venv.fingerprint", "ok", "requirements unchanged since the last install"))
-    except Exception as exc:  # noqa: BLE001 - a health check reports, it never raises
-        out.append(Finding("venv.fingerprint", "warn", f"cannot compare requirements: {exc}"))
+    except DevenvError as exc:
+        out.append(Finding("venv.fingerprint", "warn", f"cannot compare requirements: {exc.message}", "",
+                           exc.hint or ""))
     try:
         _import_check(project, venv)
         out.append(Finding("venv.import", "ok", f"imports {', '.join(project.packages) or '(nothing to import)'}"))

@@ -110,4 +110,42 @@ def show(path, json_mode):
         click.echo(f"unresolved   {problem}")
 
 
-COMMANDS: list[click.Command] = [init, refresh, show]
+@click.command()
+@click.argument("path", required=False)
+@click.option("--guest", "guest_name", metavar="NAME", help="Check only this guest (default: every guest).")
+@click.option("--share-timeout", type=float, default=3.0, show_default=True, metavar="SECONDS",
+              help="Deadline for each share probe on a guest.")
+@click.option("--json", "json_mode", is_flag=True, help="Print the findings as JSON.")
+def doctor(path, guest_name, share_timeout, json_mode):
+    """One health report: venv, IDE setup, guests (reachable, UID/GID match, clock, share, last sync).
+
+    Exits 0 when healthy, 1 when something needs action (a `fail` or `hung` finding).
+    """
+    from pathlib import Path
+
+    from devenv import doctor as doctor_mod
+    from devenv import project
+
+    root = project.find_root(Path(path) if path else Path.cwd())
+    sections = doctor_mod.run(root, guest_name, share_timeout)
+    findings = [f for s in sections for f in s.findings]
+    unhealthy = any(f.needs_action for f in findings)
+    if json_mode:
+        click.echo(json.dumps({"root": str(root), "healthy": not unhealthy,
+                               "sections": [{"title": s.title, "findings": [f.to_json() for f in s.findings]}
+                                            for s in sections]}, indent=2))
+    else:
+        for s in sections:
+            click.echo(s.title)
+            for f in s.findings:
+                click.echo(f"  {f.status:<5} {f.check:<28} {f.message}")
+                if f.status != "ok" and f.meaning:
+                    click.echo(f"        why: {f.meaning}")
+                if f.status != "ok" and f.fix:
+                    click.echo(f"        fix: {f.fix}")
+        click.echo("healthy" if not unhealthy else "needs action: see the fail/hung lines above")
+    if unhealthy:
+        raise SystemExit(1)
+
+
+COMMANDS: list[click.Command] = [init, refresh, show, doctor]
