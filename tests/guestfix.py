@@ -189,9 +189,37 @@ def remove_leftovers() -> None:
     for folder in Path(tempfile.gettempdir()).glob(f"{TAG}-*"):
         m = re.match(rf"{TAG}-(\d+)-", folder.name)
         if m and not _pid_alive(int(m.group(1))):
-            for mnt in (folder / "mnt").glob("*") if (folder / "mnt").is_dir() else ():
-                unmount(mnt)
+            kill_processes_mentioning(str(folder))  # its sshd, sshfs and bindfs daemons
+            for mnt in sorted(_mounts_under(folder), key=len, reverse=True):
+                unmount(Path(mnt))
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Pids whose command line contains `text` (our tmp folder names are unique)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def kill_processes_mentioning(text: str) -> None:
+    for pid in processes_mentioning(text):
+        for sig in (signal.SIGCONT, signal.SIGKILL):  # a stopped FUSE daemon must be woken to die cleanly
+            with contextlib.suppress(OSError):
+                os.kill(pid, sig)
+
+
+def _mounts_under(folder: Path) -> list[str]:
+    prefix = str(folder) + "/"
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
+        points = [line.split()[4].replace("\\040", " ") for line in fh]
+    return [p for p in points if p.startswith(prefix)]
 
 
 # ---------------------------------------------------------------- building blocks

@@ -113,3 +113,74 @@ def test_frozen_share_hangs_a_child_and_is_cleaned_up(real_guest, frozen_share) 
     # and a fresh child on the healthy mapped share still answers at once
     res = proc.run(["python3", "-c", code, str(real_guest.share_mapped)], timeout=5)
     assert res.stdout.strip() == "answered"
+
+
+INNER_TEST = '''
+import json, os, signal, sys
+sys.path.insert(0, {tests!r})
+pytest_plugins = ["guestfix"]
+
+def test_inner(real_guest):
+    info = {{"users": [real_guest.user, real_guest.host_user], "tmp": str(real_guest.tmp),
+            "mounts": [str(real_guest.share_unmapped), str(real_guest.share_mapped), str(real_guest.sshfs_share)]}}
+    with open({out!r}, "w") as fh:
+        json.dump(info, fh)
+    if {kill!r}:
+        os.kill(os.getpid(), signal.SIGKILL)  # no teardown, no atexit: the next session must clean up
+    assert False, "this inner test fails on purpose"
+'''
+
+
+def _inner_session(tmp_path, kill: bool) -> dict:
+    import json
+    import sys
+
+    out = tmp_path / "inner.json"
+    test_file = tmp_path / "test_inner.py"
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    test_file.write_text(INNER_TEST.format(tests=tests_dir, out=str(out), kill=kill))
+    res = proc.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path),
+                    str(test_file)], timeout=120, cwd=tmp_path)
+    assert res.returncode != 0  # failed or killed, as intended
+    return json.loads(out.read_text())
+
+
+def _assert_gone(info: dict) -> None:
+    passwd = open("/etc/passwd").read()
+    for user in info["users"]:
+        assert f"\n{user}:" not in passwd
+    mountinfo = open("/proc/self/mountinfo").read()
+    for mnt in info["mounts"]:
+        assert f" {mnt} " not in mountinfo
+    assert not os.path.exists(info["tmp"])
+    from guestfix import processes_mentioning
+
+    assert processes_mentioning(info["tmp"]) == []  # no sshd, sshfs or bindfs left running
+
+
+def test_cleanup_runs_last_first_and_survives_a_failing_step() -> None:
+    from guestfix import Cleanup
+
+    done: list[str] = []
+    c = Cleanup()
+    c.add("a", lambda: done.append("a"))
+    c.add("boom", lambda: 1 / 0)
+    c.add("b", lambda: done.append("b"))
+    c.run()
+    c.run()  # a second run (atexit after teardown) does nothing
+    assert done == ["b", "a"]
+
+
+def test_fixture_tears_down_after_a_failing_test(real_guest, tmp_path) -> None:
+    _assert_gone(_inner_session(tmp_path, kill=False))
+
+
+def test_leftovers_of_a_killed_session_are_removed(real_guest, tmp_path) -> None:
+    from guestfix import remove_leftovers
+
+    info = _inner_session(tmp_path, kill=True)
+    assert os.path.exists(info["tmp"])  # really left behind
+    remove_leftovers()
+    _assert_gone(info)
+    # ours (alive) were not touched
+    assert real_guest.as_guest(["true"]).ok and os.path.ismount(real_guest.share_mapped)
