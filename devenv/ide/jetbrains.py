@@ -7,9 +7,11 @@ Layouts (one config folder per installed version, product PyCharm or PyCharmCE):
              ~/Library/Preferences/<P><ver>/options   macOS (same shape as the new layout)
 paths.jetbrains_roots() lists the roots for this OS; DEVENV_JETBRAINS_HOME replaces them all.
 
-A running IDE keeps a single-instance lock in its config folder (`port.lock`/`port` up to 2022.x,
-`.lock`/`.port` since) and rewrites options/*.xml from memory on exit, so writing then is pointless.
-A lock file alone can be stale after a crash, so a live process is required too: one whose command
+A running IDE keeps its single-instance lock in its config folder and rewrites options/*.xml from
+memory on exit, so writing then is pointless. SocketLock (read in intellij-community) locks
+`port.lock` (created once, never deleted) and writes `port` while running (deleted on exit); newer
+launchers use `.lock`/`.port`. Any of these only says "maybe": they survive a crash, and `port.lock`
+survives every exit. So a live process is required too: one whose command
 line is PyCharm's (launcher or JVM) and names this version (`idea.paths.selector=PyCharm2024.1`, the
 config path, or an install whose product-info.json has that dataDirectoryName). A PyCharm process that
 names no version is counted as running every version whose lock file exists (the safe side).
