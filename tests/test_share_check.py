@@ -14,8 +14,6 @@ from devenv import proc
 from devenv.host import probes
 from devenv.host.guests import Guest, save
 
-pytestmark = pytest.mark.guest
-
 
 @pytest.fixture
 def fx_project(tmp_path: Path, real_guest) -> Path:
@@ -38,6 +36,7 @@ def _no_scratch_left(real_guest) -> None:
     assert not [p for p in os.listdir(real_guest.host_tree) if p.startswith(".devenv-probe-")]
 
 
+@pytest.mark.guest
 def test_seed_case_unmapped_share_over_ssh(run_cli, real_guest, fx_project) -> None:
     code, found = _check(run_cli, str(real_guest.share_unmapped), "--guest", "fx", "--project", str(fx_project),
                          "--host-path", str(real_guest.host_tree))
@@ -57,6 +56,7 @@ def test_seed_case_unmapped_share_over_ssh(run_cli, real_guest, fx_project) -> N
     _no_scratch_left(real_guest)
 
 
+@pytest.mark.guest
 def test_mapped_share_over_ssh_is_clean(run_cli, real_guest, fx_project) -> None:
     code, found = _check(run_cli, str(real_guest.share_mapped), "--guest", "fx", "--project", str(fx_project))
     assert code == 0, found
@@ -66,6 +66,7 @@ def test_mapped_share_over_ssh_is_clean(run_cli, real_guest, fx_project) -> None
     _no_scratch_left(real_guest)
 
 
+@pytest.mark.guest
 def test_sshfs_link_count_and_allow_other_reported(run_cli, real_guest, fx_project) -> None:
     code, found = _check(run_cli, str(real_guest.sshfs_share), "--guest", "fx", "--project", str(fx_project))
     assert code == 1
@@ -78,6 +79,7 @@ def test_sshfs_link_count_and_allow_other_reported(run_cli, real_guest, fx_proje
     _no_scratch_left(real_guest)
 
 
+@pytest.mark.guest
 def test_local_check_with_host_path_runs_two_sided_probes(run_cli, real_guest) -> None:
     res = run_cli("share", "check", str(real_guest.share_mapped), "--host-path", str(real_guest.host_tree))
     assert res.exit_code == 0, res.output
@@ -89,6 +91,7 @@ def test_local_check_with_host_path_runs_two_sided_probes(run_cli, real_guest) -
     _no_scratch_left(real_guest)
 
 
+@pytest.mark.guest
 def test_wrong_host_path_is_reported_not_trusted(run_cli, real_guest, tmp_path) -> None:
     code, found = _check(run_cli, str(real_guest.share_mapped), "--host-path", str(tmp_path))
     assert found["host-path"]["status"] == "warn"
@@ -96,6 +99,7 @@ def test_wrong_host_path_is_reported_not_trusted(run_cli, real_guest, tmp_path) 
     _no_scratch_left(real_guest)
 
 
+@pytest.mark.guest
 def test_hung_share_is_reported_within_the_deadline(run_cli, real_guest, frozen_share) -> None:
     # bounded by the probe's own deadline; proc.run's timeout is only the safety net that would fail the test
     res = proc.run([sys.executable, "-m", "devenv", "share", "check", str(frozen_share), "--timeout", "1",
@@ -122,6 +126,7 @@ def test_plain_folder_is_not_a_share(run_cli, tmp_path) -> None:
     assert not [p for p in os.listdir(folder) if p.startswith(".devenv-probe-")]
 
 
+@pytest.mark.guest
 def test_probe_script_runs_as_the_guest_with_system_python(real_guest) -> None:
     res = real_guest.as_guest([real_guest.python, probes.__file__, "check", str(real_guest.share_unmapped)])
     assert res.ok, res.stderr

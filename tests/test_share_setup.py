@@ -83,6 +83,8 @@ def test_ids_are_required_where_they_matter(run_cli, tmp_path: Path) -> None:
     res = run_cli("share", "setup", str(tmp_path), "--mode", "bindfs")
     assert res.exit_code == 2
     assert "--guest-uid" in res.output
+    missing = run_cli("share", "setup", str(tmp_path / "nope"), "--mode", "rsync")
+    assert missing.exit_code == 2 and "is not a folder" in missing.output
 
 
 def fstab_fields(text: str) -> list[str]:

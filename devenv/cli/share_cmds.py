@@ -86,22 +86,10 @@ def setup(path: Path | None, mode: str, guest_name: str | None, project: str | N
     from devenv.host import guests, share_setup
 
     host = (path or Path.cwd()).resolve()
-    if not host.is_dir():
-        from devenv.errors import UsageError
-
-        raise UsageError(f"{host} is not a folder", "give the project folder on the host")
     guest = guests.load(_project_root(project) if project else host, guest_name) if guest_name else None
-    known_uid = known_gid = None
-    user, group = guest_user or "stack", guest_user or "stack"
-    if guest is not None and mode != "rsync" and (guest_uid is None or guest_gid is None):
-        known_uid, known_gid, user, group = share_setup.guest_ids(guest, guest_user)
-    target = guest_path or (guest.path if guest else f"/opt/stack/{host.name}")
-    st = host.stat()
-    layout = share_setup.Layout(str(host), target, raw_path or target.rstrip("/") + "-raw")
-    ids = share_setup.Ids(st.st_uid if host_uid is None else host_uid, st.st_gid if host_gid is None else host_gid,
-                          guest_uid if guest_uid is not None else known_uid,
-                          guest_gid if guest_gid is not None else known_gid, user, group)
-    text = share_setup.render(mode, layout, ids)
+    given = share_setup.Given(guest_path=guest_path, raw_path=raw_path, host_uid=host_uid, host_gid=host_gid,
+                              guest_user=guest_user, guest_uid=guest_uid, guest_gid=guest_gid)
+    text = share_setup.generate(host, mode, given, guest)
     if write_to is None:
         click.echo(text, nl=False)
         return

@@ -146,8 +146,8 @@ def _with_mapping_fixes(findings: list[Finding], raw: list[dict[str, Any]], fact
     lines = uidfix.fixes(host_uid, host_gid, facts["euid"], facts["egid"], host_path=_host_side(
         facts, host_path), guest_path=path, guest_user=facts["user"])
     fix = "\n".join(lines)
-    marked = {id(r) for r in raw if r.get("uid_mismatch")}
-    return [replace(f, fix=fix) if i < len(raw) and id(raw[i]) in marked else f
+    # findings[i] was made from raw[i]; findings added after the raw ones never carry the flag
+    return [replace(f, fix=fix) if i < len(raw) and raw[i].get("uid_mismatch") else f
             for i, f in enumerate(findings)]
 
 

@@ -9,13 +9,18 @@ backup; a second run with the same input changes nothing.
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from devenv import fsutil
 from devenv.errors import UsageError
 from devenv.host import uidfix
+
+if TYPE_CHECKING:
+    from devenv.host.guests import Guest
 
 MODES = ("nfs", "rsync", "bindfs", "fstab")
 TEMPLATES = {"nfs": "vagrant_nfs.rb.j2", "rsync": "vagrant_rsync.rb.j2", "bindfs": "bindfs.sh.j2",
@@ -80,7 +85,7 @@ def fstab_escape(text: str) -> str:
     return "".join(f"\\{ord(c):03o}" if c in " \t\\#" else c for c in text)
 
 
-def _env():  # -> jinja2.Environment (jinja2 is imported only when rendering)
+def _env() -> Any:  # a jinja2.Environment; jinja2 is imported only when rendering
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir())), autoescape=False,
@@ -135,10 +140,39 @@ def write(path: Path, mode: str, text: str) -> WriteResult:
     return WriteResult(path, "updated" if existing is not None else "created", saved)
 
 
-def guest_ids(guest, user: str | None) -> tuple[int, int, str, str]:  # guest: devenv.host.guests.Guest
-    """uid, gid, user and group names of `user` (default: the ssh user) in the guest, from `id`."""
-    import re
+@dataclass(frozen=True)
+class Given:
+    """What the user passed; None = find it out (PATH's owner, the guest, devstack's defaults)."""
 
+    guest_path: str | None = None
+    raw_path: str | None = None
+    host_uid: int | None = None
+    host_gid: int | None = None
+    guest_user: str | None = None
+    guest_uid: int | None = None
+    guest_gid: int | None = None
+
+
+def generate(host: Path, mode: str, given: Given, guest: Guest | None = None) -> str:
+    """The configuration text for sharing `host` with the guest, defaults filled in."""
+    if not host.is_dir():
+        raise UsageError(f"{host} is not a folder", "give the project folder on the host")
+    st = host.stat()
+    uid, gid = given.guest_uid, given.guest_gid
+    user = group = given.guest_user or "stack"  # devstack's user
+    if guest is not None and mode != "rsync" and (uid is None or gid is None):
+        known_uid, known_gid, user, group = guest_ids(guest, given.guest_user)
+        uid = known_uid if uid is None else uid
+        gid = known_gid if gid is None else gid
+    target = given.guest_path or (guest.path if guest else f"/opt/stack/{host.name}")
+    layout = Layout(str(host), target, given.raw_path or uidfix.raw_mount_point(target))
+    ids = Ids(st.st_uid if given.host_uid is None else given.host_uid,
+              st.st_gid if given.host_gid is None else given.host_gid, uid, gid, user, group)
+    return render(mode, layout, ids)
+
+
+def guest_ids(guest: Guest, user: str | None) -> tuple[int, int, str, str]:
+    """uid, gid, user and group names of `user` (default: the ssh user) in the guest, from `id`."""
     from devenv.errors import GuestError
     from devenv.host import ssh
 
