@@ -77,11 +77,12 @@ def check(path: str, host_path: Path | None, guest_name: str | None, project: st
 def setup(path: Path | None, mode: str, guest_name: str | None, project: str | None, guest_path: str | None,
           raw_path: str | None, host_uid: int | None, host_gid: int | None, guest_user: str | None,
           guest_uid: int | None, guest_gid: int | None, write_to: Path | None) -> None:
-    """Print (or --write) the configuration for sharing the project at PATH with a guest.
+    """Print or --write the share configuration: Vagrantfile block, bindfs command or fstab line.
 
-    Fills in the real UIDs/GIDs so the guest user owns what it sees: a Vagrantfile synced-folder block
-    (NFS with map_uid/map_gid plus bindfs --map, or rsync with devenv's excludes), the bindfs command,
-    or an /etc/fstab line with _netdev,nofail,x-systemd.automount,x-systemd.mount-timeout=30.
+    PATH is the project on the host (default: the current folder). Fills in the real UIDs/GIDs so the
+    guest user owns what it sees: a Vagrantfile synced-folder block (NFS with map_uid/map_gid plus bindfs
+    --map, or rsync with devenv's excludes), the bindfs command, or an /etc/fstab line with
+    _netdev,nofail,x-systemd.automount,x-systemd.mount-timeout=30.
     """
     from devenv.host import guests, share_setup
 

@@ -188,8 +188,8 @@ def mount_findings(path: str, live: Result) -> list[Result]:
             "mount", "warn", f"{path} is on a local filesystem ({where}), not on a share",
             "no share is mounted here: if one should be, it is missing or not mounted yet, and programs "
             "write into the empty mount point",
-            "fstab: _netdev,nofail,x-systemd.automount,x-systemd.mount-timeout=30; boot scripts: "
-            f"devenv wait-mount {path} --timeout 60"))
+            "fstab: _netdev,nofail,x-systemd.automount,x-systemd.mount-timeout=30; services: "
+            f"RequiresMountsFor={path}; boot scripts: devenv wait-mount {path} --timeout 60"))
     elif here and live.get("dev") == live.get("parent_dev"):
         out.append(finding("mount", "warn", f"{path} is listed as a mount ({where}) but has its parent's "
                            "device", "the mount may have been replaced underneath"))

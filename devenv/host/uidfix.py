@@ -69,6 +69,7 @@ def fixes(
         + vagrant_nfs_block(
             host_uid, host_gid, guest_uid, guest_gid, host_path=host_path, guest_path=guest_path
         ),
+        f"vboxsf/cifs shares: mount with uid={guest_uid},gid={guest_gid} (the guest user owns every file)",
         f"or give the guest user the host's ids before devstack runs: usermod -u {host_uid} {user} && "
         f"groupmod -g {host_gid} {user}  (new guest: groupadd -g {host_gid} {user} && "
         f"useradd -m -u {host_uid} -g {host_gid} {user})",
