@@ -136,7 +136,7 @@ def _hints(res: IdeResult, configs: list[jetbrains.PyCharmConfig], venv: venvinf
         res.hints.append(f"tox setenv sets {name}; left out of the run configurations (stestr would run "
                          f"that interpreter instead of the project's .venv)")
     if venv.version is None:
-        res.hints.append("no .venv yet: create it (devenv venv), then run `devenv ide` to register the interpreter")
+        res.hints.append("no .venv yet: create it with `devenv init`, which registers the interpreter too")
     if not configs:
         res.hints.append(f"no PyCharm configuration found; the project files are written. To attach the "
                          f"interpreter, start PyCharm with: PYCHARM_PYTHON_PATH={venv.python} pycharm .")
