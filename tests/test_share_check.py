@@ -68,7 +68,8 @@ def test_mapped_share_over_ssh_is_clean(run_cli, real_guest, fx_project) -> None
 
 @pytest.mark.guest
 def test_sshfs_link_count_and_allow_other_reported(run_cli, real_guest, fx_project) -> None:
-    code, found = _check(run_cli, str(real_guest.sshfs_share), "--guest", "fx", "--project", str(fx_project))
+    code, found = _check(run_cli, str(real_guest.sshfs_share), "--guest", "fx", "--project", str(fx_project),
+                         "--host-path", str(real_guest.host_tree))
     assert code == 1
     hl = found["hardlink"]
     assert hl["status"] == "fail"
@@ -76,6 +77,9 @@ def test_sshfs_link_count_and_allow_other_reported(run_cli, real_guest, fx_proje
     assert found["sshfs.permissions"]["status"] == "warn"
     assert "default_permissions" in found["sshfs.permissions"]["fix"]
     assert found["mtime.granularity"]["status"] == "warn"  # sshfs keeps whole seconds
+    # sshfs caches names: a folder the host removed still "exists" for the guest
+    assert found["cache.names"]["status"] == "warn" and found["cache.names"]["errno"] == "EEXIST"
+    assert "dir_cache=no" in found["cache.names"]["fix"]
     _no_scratch_left(real_guest)
 
 
@@ -133,6 +137,25 @@ def test_probe_script_runs_as_the_guest_with_system_python(real_guest) -> None:
     out = json.loads(res.stdout)
     assert out["facts"]["euid"] == real_guest.uid
     assert {f["check"]: f["errno"] for f in out["findings"]}["hardlink"] == "EPERM"
+
+
+def _oldest_python() -> str | None:
+    import glob
+
+    root = os.environ.get("PYENV_ROOT", "/root/.pyenv")
+    found = sorted(glob.glob(f"{root}/versions/3.7*/bin/python3")) + sorted(glob.glob("/usr/bin/python3.7"))
+    return found[0] if found else None
+
+
+def test_probe_script_runs_on_python_37(tmp_path) -> None:
+    """Guests run old distributions: the script must work on the oldest Python it claims (3.7)."""
+    old = _oldest_python()
+    if not old:
+        pytest.skip("no Python 3.7 on this machine")
+    res = proc.run([old, probes.__file__, "check", str(tmp_path)], timeout=60)
+    assert res.ok, res.stderr
+    statuses = {f["check"]: f["status"] for f in json.loads(res.stdout)["findings"]}
+    assert statuses["hardlink"] == "ok" and statuses["fcntl"] == "ok"
 
 
 def test_probe_script_is_stdlib_only() -> None:

@@ -33,6 +33,9 @@ def run_guest(guest: Guest, args: list[str], *, timeout: float) -> Any:
     if res.returncode == 127 or "python3: not found" in res.stderr:
         raise GuestError(f"python3 is not installed on {guest.describe()}",
                          "install it in the guest (apt-get install python3); the share probes need it")
+    if "future feature annotations" in res.stderr:
+        raise GuestError(f"python3 on {guest.describe()} is too old for the share probes (needs 3.7 or newer)",
+                         "install a newer python3 in the guest")
     return _parse(res, f"on {guest.name}")
 
 

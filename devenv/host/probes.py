@@ -41,13 +41,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Dict  # noqa: UP035 - Dict, not dict[]: a guest may run Python 3.7
 
 SCRATCH_PREFIX = ".devenv-probe-"
 LOCAL_FS = {"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "overlay", "zfs", "f2fs", "jfs", "reiserfs"}
 MANY_FILES = 300
-Facts = dict[str, Any]
-Result = dict[str, Any]
+Facts = Dict[str, Any]  # noqa: UP006
+Result = Dict[str, Any]  # noqa: UP006
 
 
 def finding(check: str, status: str, message: str, meaning: str = "", fix: str = "",
