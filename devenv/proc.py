@@ -159,3 +159,30 @@ def stream(
     reader.join(timeout=10)
     out = "".join(chunks)
     return Result(tuple(argv), proc.returncode, out, out)
+
+
+def spawn(args: Sequence[str | os.PathLike[str]], *, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start a long-running helper (e.g. an ssh master connection for `sync --watch`) without waiting.
+
+    Its own process group, no stdin, output discarded; the caller must end it with stop().
+    """
+    argv = [os.fspath(a) for a in args]
+    try:
+        return subprocess.Popen(  # noqa: S603 - an argument list, never a shell
+            argv, env=dict(env) if env is not None else None, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+        )
+    except FileNotFoundError as exc:
+        prog = os.path.basename(argv[0])
+        raise ToolMissing(f"{prog} is not installed (or not on PATH)", INSTALL_HINTS.get(prog)) from exc
+
+
+def stop(child: subprocess.Popen[str], grace: float = 2.0) -> None:
+    """End a spawned helper: SIGTERM, then SIGKILL for its whole group after `grace` seconds."""
+    if child.poll() is None:
+        try:
+            os.killpg(child.pid, signal.SIGTERM)
+            child.wait(timeout=grace)
+        except (ProcessLookupError, PermissionError, subprocess.TimeoutExpired):
+            pass
+    kill_group(child)

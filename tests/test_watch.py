@@ -26,13 +26,14 @@ def watching(root: Path, guest: Guest, opts: SyncOptions = SyncOptions()) -> Ite
     """Run the watch in a thread; yields a dict that fills with flushes, waits and the summary."""
     stop = threading.Event()
     ready = threading.Event()
-    seen: dict = {"flushes": [], "waits": []}
+    live = watch.WatchSummary()
+    seen: dict = {"flushes": [], "waits": [], "live": live}
 
     def run() -> None:
         try:
             seen["summary"] = watch.watch(root, guest, opts, stop=stop, on_ready=ready.set,
                                           on_flush=seen["flushes"].append,
-                                          on_wait=lambda m, d, n: seen["waits"].append((m, n)))
+                                          on_wait=lambda m, d, n: seen["waits"].append((m, n)), summary=live)
         except Exception as exc:  # surfaced by the test below
             seen["error"] = exc
 
@@ -57,9 +58,8 @@ def test_save_arrives_and_deletion_is_kept_without_delete(sync_project, sync_gue
         (sync_project / "pkg" / "__pycache__" / "z.pyc").write_bytes(b"\0")
         assert wait_until(lambda: (sync_remote / "pkg" / "m1.py").read_text() == "x = 'saved'\n")
         assert wait_until(lambda: "new dir é/a.py" in guest_files(sync_remote))
-        before = len(seen["flushes"])
         (sync_project / "pkg" / "m2.py").unlink()
-        assert wait_until(lambda: len(seen["flushes"]) > before)  # the deletion was handled
+        assert wait_until(lambda: "pkg/m2.py" in seen["live"].kept_on_guest)  # the deletion was handled
     summary = seen["summary"]
     assert "pkg/m2.py" in guest_files(sync_remote)  # no --delete: kept on the guest, and said so
     assert "pkg/m2.py" in summary.kept_on_guest

@@ -84,9 +84,10 @@ def argv(
     excludes: Sequence[str] = (),
     exclude_from: str | None = None,
     extra: Sequence[str] = (),
+    control_path: str | None = None,
 ) -> list[str]:
     args = [
-        "rsync", "-a", "-8", protect_args_flag(), "-e", ssh.rsh(guest),
+        "rsync", "-a", "-8", protect_args_flag(), "-e", ssh.rsh(guest, control_path),
         f"--out-format={OUT_FORMAT}", "--timeout=60",
         "--backup", f"--backup-dir={BACKUP_ROOT}/{backup_dir}",
     ]

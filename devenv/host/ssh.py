@@ -28,8 +28,12 @@ ALIVE_INTERVAL = 5  # keep-alive every 5 s, give up after 3 unanswered: a vanish
 T = TypeVar("T")
 
 
-def options(guest: Guest, *, accept_new_host_key: bool = False) -> list[str]:
-    """The ssh options devenv always uses (without the program name and destination)."""
+def options(guest: Guest, *, accept_new_host_key: bool = False, control_path: str | None = None) -> list[str]:
+    """The ssh options devenv always uses (without the program name and destination).
+
+    control_path: reuse a master connection (sshmaster) when its socket is there; without it ssh
+    simply connects directly (ControlMaster=no never creates one).
+    """
     opts = [
         "-o", "BatchMode=yes",
         "-o", f"ConnectTimeout={CONNECT_TIMEOUT}",
@@ -46,6 +50,8 @@ def options(guest: Guest, *, accept_new_host_key: bool = False) -> list[str]:
         opts += ["-p", str(guest.port)]
     if guest.identity:
         opts += ["-i", guest.identity, "-o", "IdentitiesOnly=yes"]
+    if control_path:
+        opts += ["-o", "ControlMaster=no", "-o", f"ControlPath={control_path}"]
     return opts
 
 
@@ -54,15 +60,17 @@ def remote_command(argv: Sequence[str]) -> str:
     return " ".join(shlex.quote(a) for a in argv)
 
 
-def ssh_argv(guest: Guest, argv: Sequence[str], *, accept_new_host_key: bool = False) -> list[str]:
+def ssh_argv(
+    guest: Guest, argv: Sequence[str], *, accept_new_host_key: bool = False, control_path: str | None = None
+) -> list[str]:
     # "--" ends ssh's options, so a host alias can never be read as one.
-    return ["ssh", *options(guest, accept_new_host_key=accept_new_host_key), "--", guest.destination,
-            remote_command(argv)]
+    opts = options(guest, accept_new_host_key=accept_new_host_key, control_path=control_path)
+    return ["ssh", *opts, "--", guest.destination, remote_command(argv)]
 
 
-def rsh(guest: Guest) -> str:
+def rsh(guest: Guest, control_path: str | None = None) -> str:
     """rsync's -e value. rsync splits it itself (shell-like quoting, no shell), so shlex.join is right."""
-    return shlex.join(["ssh", *options(guest)])
+    return shlex.join(["ssh", *options(guest, control_path=control_path)])
 
 
 def run(
@@ -72,6 +80,7 @@ def run(
     input: str | None = None,
     timeout: float,
     accept_new_host_key: bool = False,
+    control_path: str | None = None,
 ) -> proc.Result:
     """Run argv on the guest. Returns the remote command's Result (any exit code but 255).
 
@@ -79,8 +88,8 @@ def run(
     or no answer within `timeout`); GuestError.transient says whether retrying may help.
     """
     try:
-        res = proc.run(ssh_argv(guest, argv, accept_new_host_key=accept_new_host_key), timeout=timeout,
-                       input=input, what=f"ssh to {guest.name}")
+        argv_ = ssh_argv(guest, argv, accept_new_host_key=accept_new_host_key, control_path=control_path)
+        res = proc.run(argv_, timeout=timeout, input=input, what=f"ssh to {guest.name}")
     except proc.Timeout as exc:
         raise SshFailure(f"{guest.describe()} did not answer within {timeout:g} s",
                          "is the guest running and reachable? try: ssh " + guest.destination,

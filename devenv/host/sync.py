@@ -36,6 +36,7 @@ class SyncOptions:
     excludes: tuple[str, ...] = ()
     retry: ssh.Retry = ssh.Retry()
     check_clock: bool = True
+    control_path: str | None = None  # an ssh master's socket (watch), reused when it is up
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,7 @@ def _transfer(
     on_retry: Callable[[str, float], None] | None,
 ) -> _Outcome:
     first = not syncstate.has_manifest(root, guest.name)
-    args = rsync.argv(guest, str(root), backup_dir=run_id, excludes=opts.excludes,
+    args = rsync.argv(guest, str(root), backup_dir=run_id, excludes=opts.excludes, control_path=opts.control_path,
                       exclude_from=_ignore_file(root), extra=_base_extra(opts, files, first))
     earlier: list[rsync.Item] = []  # what failed attempts did before a retry succeeded
     last = _run(guest, args, files, opts, on_retry, earlier)
@@ -207,7 +208,7 @@ def _judge(
     names = [i.path.rstrip("/") for i in replaced]
     # Dry run: nothing moved, so look at the guest's live copies; real run: at the kept copies.
     folder = guest.path if opts.dry_run else _backup_abs(guest, run_id)
-    seen = remote_stat(guest, folder, names)
+    seen = remote_stat(guest, folder, names, opts.control_path)
     ours: list[str] = []
     for item, name in zip(replaced, names, strict=True):
         stat = seen.get(name)
@@ -223,7 +224,7 @@ def _judge(
         out.conflicts.append(ConflictItem(name, reason, backup))
     out.kept_backups = not opts.dry_run and (len(ours) < len(names))
     if ours and not opts.dry_run:
-        prune_backups(guest, folder, ours)
+        prune_backups(guest, folder, ours, opts.control_path)
 
 
 def _update_manifest(
@@ -257,10 +258,13 @@ def _verify(
     return differing
 
 
-def remote_stat(guest: Guest, folder: str, names: list[str]) -> dict[str, tuple[int, int]]:
+def remote_stat(
+    guest: Guest, folder: str, names: list[str], control_path: str | None = None
+) -> dict[str, tuple[int, int]]:
     """(size, mtime seconds) of each name under folder on the guest; missing names are left out."""
     script = 'cd -- "$1" && xargs -0 -r stat --printf "%s %Y %n\\0" -- 2>/dev/null; exit 0'
-    res = ssh.run(guest, ["sh", "-c", script, "sh", folder], input="\0".join(names), timeout=120)
+    res = ssh.run(guest, ["sh", "-c", script, "sh", folder], input="\0".join(names), timeout=120,
+                  control_path=control_path)
     found = {}
     for entry in res.stdout.split("\0"):
         parts = entry.split(" ", 2)
@@ -269,10 +273,11 @@ def remote_stat(guest: Guest, folder: str, names: list[str]) -> dict[str, tuple[
     return found
 
 
-def prune_backups(guest: Guest, folder: str, names: list[str]) -> None:
+def prune_backups(guest: Guest, folder: str, names: list[str], control_path: str | None = None) -> None:
     script = ('cd -- "$1" && xargs -0 -r rm -f -- && find . -mindepth 1 -depth -type d -empty -delete; '
               'rmdir -- "$1" 2>/dev/null; exit 0')
-    ssh.run(guest, ["sh", "-c", script, "sh", folder], input="\0".join(names), timeout=120)
+    ssh.run(guest, ["sh", "-c", script, "sh", folder], input="\0".join(names), timeout=120,
+            control_path=control_path)
 
 
 def _backup_abs(guest: Guest, run_id: str) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devenv.host import rsync, ssh
+from devenv.host import rsync, ssh, sshmaster
 from devenv.host.guests import Guest
 from devenv.host.sync import SyncOptions, SyncResult, sync
 
@@ -70,19 +70,22 @@ def watch(
     on_flush: Callable[[SyncResult], None] | None = None,
     on_wait: Callable[[str, float, int], None] | None = None,
     on_ready: Callable[[], None] | None = None,
+    summary: WatchSummary | None = None,
 ) -> WatchSummary:
     """Watch until `stop` is set or Ctrl-C; returns what was done. Permanent guest errors raise.
 
     on_ready runs once the file watch is active (an initial full sync belongs there: a change made
-    during it is seen by the watch and sent next).
+    during it is seen by the watch and sent next). `summary` may be passed in to follow it live.
     """
     import watchfiles
 
     root = Path(project_root).resolve()
     excluded = Excluder(patterns_for(root, opts))
-    summary = WatchSummary()
+    summary = summary if summary is not None else WatchSummary()
     pending: set[str] = set()
-    once = dataclasses.replace(opts, retry=ssh.Retry(attempts=1), verify=False)
+    master = sshmaster.Master(guest)
+    master.ensure()
+    once = dataclasses.replace(opts, retry=ssh.Retry(attempts=1), verify=False, control_path=master.path)
     backoff, retry_at = 1.0, 0.0
     start = time.monotonic()
 
@@ -104,6 +107,7 @@ def watch(
             if not pending or time.monotonic() < retry_at:
                 continue
             batch = sorted(pending)
+            master.ensure()  # back after the guest went away: reconnect (in the background)
             try:
                 result = sync(root, guest, once, files=batch)
             except ssh.SshFailure as exc:
@@ -121,6 +125,8 @@ def watch(
                 on_flush(result)
     except KeyboardInterrupt:
         pass  # Ctrl-C while a flush ran: proc.run already stopped rsync; the summary says what is pending
+    finally:
+        master.close()
     summary.pending = sorted(pending)
     summary.seconds = time.monotonic() - start
     return summary
