@@ -622,6 +622,11 @@ def check(path: str, timeout: float, scratch_name: str | None, keep: bool) -> Re
         return {"facts": facts, "state": "error", "errno": live["errno"], "findings": [
             finding("mount", "fail", f"{path}: {live['text']}", "the path cannot be used", "", live["errno"])]}
     findings = mount_findings(path, live)
+    if facts["euid"] == 0:
+        findings.append(finding("user", "warn", "probing as root: root passes permission and link checks that "
+                                "the guest user fails", "the results may look better than what your code sees",
+                                "run the check as the user that runs the code, e.g. sudo -u stack devenv share "
+                                "check PATH, or use --guest NAME"))
     name = scratch_name or f"{SCRATCH_PREFIX}{os.getpid()}-{os.urandom(3).hex()}"
     scratch = os.path.join(path, name)
     made = in_child(os.mkdir, scratch, deadline=timeout)
