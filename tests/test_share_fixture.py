@@ -184,3 +184,14 @@ def test_leftovers_of_a_killed_session_are_removed(real_guest, tmp_path) -> None
     _assert_gone(info)
     # ours (alive) were not touched
     assert real_guest.as_guest(["true"]).ok and os.path.ismount(real_guest.share_mapped)
+
+
+def test_skip_reason_names_what_is_missing(monkeypatch) -> None:
+    import guestfix
+
+    monkeypatch.setattr(guestfix, "TOOLS", (*guestfix.TOOLS, "no-such-tool-xyz"))
+    reason = guestfix.skip_reason()
+    assert reason is not None
+    assert "no-such-tool-xyz" in reason or "root" in reason or "/dev/fuse" in reason
+    monkeypatch.setattr(guestfix.os, "geteuid", lambda: 1000)
+    assert "needs root" in (guestfix.skip_reason() or "")
