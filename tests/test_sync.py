@@ -98,12 +98,12 @@ def test_dry_run_changes_nothing(sync_project, sync_guest, sync_remote, real_gue
     assert set(dry.created) == EXPECTED and not sync_remote.exists()
     assert sync.last_sync(sync_project, "box") is None
     sync.sync(sync_project, sync_guest)
-    guest_write(real_guest, sync_remote / "pkg" / "m1.py", "guest\n")
+    guest_write(real_guest, sync_remote / "pkg" / "m1.py", "guest edit\n")
     (sync_project / "pkg" / "m2.py").unlink()
     dry = sync.sync(sync_project, sync_guest, SyncOptions(dry_run=True, delete=True))
     assert dry.updated == ("pkg/m1.py",) and dry.deleted == ("pkg/m2.py",)
     assert [c.path for c in dry.conflicts] == ["pkg/m1.py"] and dry.conflicts[0].backup is None
-    assert (sync_remote / "pkg" / "m1.py").read_text() == "guest\n" and (sync_remote / "pkg" / "m2.py").exists()
+    assert (sync_remote / "pkg" / "m1.py").read_text() == "guest edit\n" and (sync_remote / "pkg" / "m2.py").exists()
     assert not (sync_remote / ".devenv-backup").exists()
 
 
@@ -120,6 +120,19 @@ def test_verify_catches_same_size_edit_with_restored_mtime(sync_project, sync_gu
     kept = [c for c in result.conflicts if c.path == "pkg/m1.py"]
     assert kept and Path(kept[0].backup).read_text() == "y = 1\n"
     assert sync.sync(sync_project, sync_guest, SyncOptions(verify=True)).differing == ()
+
+
+def test_same_size_guest_edit_in_the_same_second_is_still_kept(sync_project, sync_guest, sync_remote, real_guest):
+    """The quick check cannot see it (same size, same second); the nanosecond manifest still can."""
+    sync.sync(sync_project, sync_guest)
+    target = sync_remote / "pkg" / "m3.py"
+    sent_ns = target.stat().st_mtime_ns
+    guest_write(real_guest, target, "y = 3\n")  # same size as "x = 3\n"
+    os.utime(target, ns=(sent_ns, sent_ns // 10**9 * 10**9 + (sent_ns + 1) % 10**9))
+    (sync_project / "pkg" / "m3.py").write_text("x = 'host edit'\n")
+    result = sync.sync(sync_project, sync_guest)
+    assert [c.path for c in result.conflicts] == ["pkg/m3.py"]
+    assert Path(result.conflicts[0].backup).read_text() == "y = 3\n"
 
 
 def test_guest_copy_from_the_future_is_replaced_but_kept(sync_project, sync_guest, sync_remote, real_guest):

@@ -2,7 +2,7 @@
 
 One real rsync run does the work and detects conflicts at once: it always runs with
 `--backup --backup-dir`, so every guest file it overwrites or deletes is moved aside, and its itemized
-output names them. Afterwards the kept copies are compared (size, mtime) with the manifest of what we
+output names them. Afterwards the kept copies are compared (size, mtime in ns) with the manifest of what we
 last sent: equal means the guest copy was ours, so its backup is dropped; different (or never sent)
 means it was changed on the guest, so the backup stays and the file is reported as a conflict.
 A no-change sync is therefore exactly one rsync run, like a plain `rsync -a`.
@@ -214,7 +214,7 @@ def _judge(
         stat = seen.get(name)
         if stat is None:
             continue
-        if manifest.get(name) == list(stat):
+        if same_copy(manifest.get(name), stat):
             if not item.deleted:
                 ours.append(name)  # our own earlier copy: its backup is noise (deletions stay kept)
             continue
@@ -234,8 +234,31 @@ def _update_manifest(
         if item.deleted:
             manifest.pop(item.path.rstrip("/"), None)
         elif item.is_file and (item.sent or full):
-            manifest[item.path] = [item.size, item.mtime]
+            manifest[item.path] = [item.size, _mtime_ns(root, item)]
     syncstate.save_manifest(root, guest.name, manifest)
+
+
+def _mtime_ns(root: Path, item: rsync.Item) -> int:
+    """The nanosecond mtime rsync gave the guest copy (it preserves the host's). rsync prints only
+    seconds; the host file has the rest, unless it changed since: then seconds only (compared coarsely)."""
+    try:
+        st = os.lstat(root / item.path)
+    except OSError:
+        return item.mtime * 10**9
+    if st.st_size == item.size and st.st_mtime_ns // 10**9 == item.mtime:
+        return st.st_mtime_ns
+    return item.mtime * 10**9
+
+
+def same_copy(entry: list[int] | None, seen: tuple[int, int]) -> bool:
+    """Is the guest's copy (size, mtime ns) the one we sent? Nanoseconds count where both sides have them
+    (a same-size guest edit within the same second is still seen); coarse filesystems compare seconds."""
+    if entry is None or entry[0] != seen[0]:
+        return False
+    sent, got = entry[1], seen[1]
+    if sent % 10**9 and got % 10**9:
+        return sent == got
+    return sent // 10**9 == got // 10**9
 
 
 def _verify(
@@ -261,15 +284,18 @@ def _verify(
 def remote_stat(
     guest: Guest, folder: str, names: list[str], control_path: str | None = None
 ) -> dict[str, tuple[int, int]]:
-    """(size, mtime seconds) of each name under folder on the guest; missing names are left out."""
-    script = 'cd -- "$1" && xargs -0 -r stat --printf "%s %Y %n\\0" -- 2>/dev/null; exit 0'
+    """(size, mtime ns) of each name under folder on the guest; missing names are left out."""
+    # %Y: whole seconds everywhere; %y: the same time with nanoseconds (where the filesystem has them)
+    script = 'cd -- "$1" && xargs -0 -r stat --printf "%s %Y %y\\t%n\\0" -- 2>/dev/null; exit 0'
     res = ssh.run(guest, ["sh", "-c", script, "sh", folder], input="\0".join(names), timeout=120,
                   control_path=control_path)
     found = {}
     for entry in res.stdout.split("\0"):
-        parts = entry.split(" ", 2)
-        if len(parts) == 3 and parts[0].isdigit():
-            found[parts[2]] = (int(parts[0]), int(parts[1].split(".")[0]))
+        head, _, name = entry.partition("\t")
+        parts = head.split(" ")
+        if name and len(parts) >= 3 and parts[0].isdigit() and parts[1].lstrip("-").isdigit():
+            frac = parts[3].partition(".")[2] if len(parts) > 3 else ""
+            found[name] = (int(parts[0]), int(parts[1]) * 10**9 + int((frac + "000000000")[:9] or 0))
     return found
 
 
