@@ -11,8 +11,6 @@ import hashlib
 import os
 import re
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +70,9 @@ def _fetch(url: str, refresh: bool) -> str:
     fresh = cache.exists() and time.time() - cache.stat().st_mtime < CACHE_MAX_AGE
     if fresh and not refresh:
         return cache.read_text(encoding="utf-8")
+    import urllib.error  # only when downloading: keeps the no-op path's start-up short
+    import urllib.request
+
     try:
         with urllib.request.urlopen(url, timeout=20) as resp:  # noqa: S310 - http(s) only, checked above
             text: str = resp.read().decode("utf-8")

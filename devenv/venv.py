@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devenv import constraints as constraints_mod
-from devenv import fingerprint, installer, interpreter, proc
+from devenv import fingerprint, interpreter, proc
 from devenv.errors import DevenvError, InstallError
 from devenv.findings import Finding
 from devenv.project import Project
@@ -66,6 +66,8 @@ def ensure(project: Project, opts: Options, rep: Reporter) -> Outcome:
             fingerprint.write(venv, new_fp)  # remember a newly given --constraints for later refreshes
         rep.line(f"  venv           up to date ({venv})")
         return outcome
+    from devenv import installer  # its error patterns are compiled at import: only when installing
+
     kind, uv = installer.choose(opts.installer)
     outcome.installer = kind
     rep.detail(f"{decision.action}: {decision.reason}")
@@ -131,6 +133,8 @@ def _install(project: Project, venv: Path, cons: constraints_mod.Constraints, fp
         from devenv import fsutil
 
         fsutil.atomic_write(cfile, cons.text)
+    from devenv import installer
+
     p = installer.plan(project, cfile, fp.extras)
     return installer.install(kind, uv, venv / "bin" / "python", p, echo=rep.interactive, project=project, kept=kept)
 

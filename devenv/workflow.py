@@ -68,6 +68,8 @@ def _system(proj: Project, rep: Reporter) -> dict[str, Any] | None:
         report = sysdeps.check(proj.bindep_file, proj.root)
         info["result"] = "all bindep.txt packages present" if not report.missing else \
             f"{len(report.missing)} missing"
+    if rep.quiet:  # `refresh --quiet` runs from git hooks: no repeated nagging on every checkout
+        return report.to_json()
     if report.missing:
         rep.warn(f"system packages missing (from bindep.txt): {' '.join(report.missing)}")
         if report.install_command:
