@@ -93,6 +93,20 @@ def test_rsync_missing_on_guest_fails_at_once(sync_project, real_guest, sync_rem
     assert retries == []
 
 
+def test_guest_without_rsync_on_its_path_fails_at_once(sync_project, own_sshd, sync_remote):
+    # a real guest whose PATH has no rsync: sshd sets the session's PATH
+    own_sshd.stop()
+    own_sshd.config.write_text(own_sshd.config.read_text() + "SetEnv PATH=/nonexistent\n")
+    own_sshd.start()
+    guest = _own_guest(own_sshd, sync_remote)
+    start = time.monotonic()
+    with pytest.raises(GuestError) as err:
+        sync.sync(sync_project, guest, SyncOptions(retry=QUICK, check_clock=False))
+    assert "rsync is not available on the guest" in err.value.message and "not found" in err.value.message
+    assert "--rsync-path" in err.value.hint
+    assert time.monotonic() - start < 10  # no retries
+
+
 def test_remote_path_not_writable_fails_at_once(sync_project, real_guest):
     locked = real_guest.tmp / "root-owned"  # root's folder: the guest user cannot write there
     locked.mkdir(exist_ok=True)

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from devenv.errors import DevenvError, UsageError
-from devenv.host import clock, rsync, ssh, syncstate
+from devenv.host import clock, conflicts, rsync, ssh, syncstate
+from devenv.host.conflicts import ConflictItem
 from devenv.host.guests import Guest
 
 last_sync = syncstate.last_sync  # the public name doctor and `guest list` use
@@ -37,13 +38,6 @@ class SyncOptions:
     retry: ssh.Retry = ssh.Retry()
     check_clock: bool = True
     control_path: str | None = None  # an ssh master's socket (watch), reused when it is up
-
-
-@dataclass(frozen=True)
-class ConflictItem:
-    path: str
-    reason: str
-    backup: str | None  # where the guest's copy was kept (a path on the guest)
 
 
 @dataclass(frozen=True)
@@ -194,37 +188,15 @@ def _transfer(
         return out  # the no-change path: nothing else to ask the guest, nothing to record
     manifest = syncstate.load_manifest(root, guest.name)
     if replaced:
-        _judge(guest, run_id, replaced, manifest, opts, out)
+        # Dry run: nothing moved, so look at the guest's live copies; real run: at the kept copies.
+        folder = guest.path if opts.dry_run else _backup_abs(guest, run_id)
+        found, kept = conflicts.judge(guest, folder, replaced, manifest, dry_run=opts.dry_run,
+                                      control_path=opts.control_path)
+        out.conflicts += found
+        out.kept_backups = kept
     if not opts.dry_run:
         _update_manifest(root, guest, manifest, items, first and files is None)
     return out
-
-
-def _judge(
-    guest: Guest, run_id: str, replaced: list[rsync.Item], manifest: syncstate.Manifest,
-    opts: SyncOptions, out: _Outcome,
-) -> None:
-    """Tell our own earlier sends from guest-side edits; drop backups of the former, report the latter."""
-    names = [i.path.rstrip("/") for i in replaced]
-    # Dry run: nothing moved, so look at the guest's live copies; real run: at the kept copies.
-    folder = guest.path if opts.dry_run else _backup_abs(guest, run_id)
-    seen = remote_stat(guest, folder, names, opts.control_path)
-    ours: list[str] = []
-    for item, name in zip(replaced, names, strict=True):
-        stat = seen.get(name)
-        if stat is None:
-            continue
-        if same_copy(manifest.get(name), stat):
-            if not item.deleted:
-                ours.append(name)  # our own earlier copy: its backup is noise (deletions stay kept)
-            continue
-        reason = "changed on the guest since the last sync" if name in manifest else "not sent by devenv"
-        reason += ", deleted (--delete)" if item.deleted else ", replaced by the host's copy"
-        backup = None if opts.dry_run else f"{folder}/{name}"
-        out.conflicts.append(ConflictItem(name, reason, backup))
-    out.kept_backups = not opts.dry_run and (len(ours) < len(names))
-    if ours and not opts.dry_run:
-        prune_backups(guest, folder, ours, opts.control_path)
 
 
 def _update_manifest(
@@ -250,17 +222,6 @@ def _mtime_ns(root: Path, item: rsync.Item) -> int:
     return item.mtime * 10**9
 
 
-def same_copy(entry: list[int] | None, seen: tuple[int, int]) -> bool:
-    """Is the guest's copy (size, mtime ns) the one we sent? Nanoseconds count where both sides have them
-    (a same-size guest edit within the same second is still seen); coarse filesystems compare seconds."""
-    if entry is None or entry[0] != seen[0]:
-        return False
-    sent, got = entry[1], seen[1]
-    if sent % 10**9 and got % 10**9:
-        return sent == got
-    return sent // 10**9 == got // 10**9
-
-
 def _verify(
     root: Path, guest: Guest, opts: SyncOptions, run_id: str, files: list[str] | None, out: _Outcome,
     on_retry: Callable[[str, float], None] | None,
@@ -279,31 +240,6 @@ def _verify(
                                              "host copy sent", f"{folder}/{p}") for p in differing)
         out.kept_backups = True
     return differing
-
-
-def remote_stat(
-    guest: Guest, folder: str, names: list[str], control_path: str | None = None
-) -> dict[str, tuple[int, int]]:
-    """(size, mtime ns) of each name under folder on the guest; missing names are left out."""
-    # %Y: whole seconds everywhere; %y: the same time with nanoseconds (where the filesystem has them)
-    script = 'cd -- "$1" && xargs -0 -r stat --printf "%s %Y %y\\t%n\\0" -- 2>/dev/null; exit 0'
-    res = ssh.run(guest, ["sh", "-c", script, "sh", folder], input="\0".join(names), timeout=120,
-                  control_path=control_path)
-    found = {}
-    for entry in res.stdout.split("\0"):
-        head, _, name = entry.partition("\t")
-        parts = head.split(" ")
-        if name and len(parts) >= 3 and parts[0].isdigit() and parts[1].lstrip("-").isdigit():
-            frac = parts[3].partition(".")[2] if len(parts) > 3 else ""
-            found[name] = (int(parts[0]), int(parts[1]) * 10**9 + int((frac + "000000000")[:9] or 0))
-    return found
-
-
-def prune_backups(guest: Guest, folder: str, names: list[str], control_path: str | None = None) -> None:
-    script = ('cd -- "$1" && xargs -0 -r rm -f -- && find . -mindepth 1 -depth -type d -empty -delete; '
-              'rmdir -- "$1" 2>/dev/null; exit 0')
-    ssh.run(guest, ["sh", "-c", script, "sh", folder], input="\0".join(names), timeout=120,
-            control_path=control_path)
 
 
 def _backup_abs(guest: Guest, run_id: str) -> str:

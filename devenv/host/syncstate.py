@@ -9,6 +9,7 @@ Both are written atomically; the manifest is read only when a run touched existi
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,16 @@ def save_manifest(project_root: Path, guest_name: str, manifest: Manifest) -> No
 
 
 def save_last(project_root: Path, guest_name: str, record: dict[str, Any]) -> None:
-    fsutil.atomic_write(_file(project_root, guest_name, "last"), json.dumps(record, indent=2, sort_keys=True))
+    """Atomic (temp file + rename) but not fsynced: it is a status note written on every sync, and an
+    fsync on a busy disk can cost more than a whole no-change sync. A lost note reads as "never"."""
+    path = _file(project_root, guest_name, "last")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # only the note is lost; the sync itself succeeded
 
 
 def last_sync(project_root: Path, guest_name: str) -> dict[str, Any] | None:
