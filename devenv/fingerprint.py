@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,8 @@ class Fingerprint:
     # Where the constraints came from when the user passed --constraints: later runs (refresh, the git
     # hooks, doctor) reuse it. Not part of the comparison: the pins themselves are.
     constraints_option: str | None = field(default=None, compare=False)
+    # The test runner, added when nothing in the deps installs it (the IDE's "Unit tests" needs it).
+    runner: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True)
@@ -58,6 +61,11 @@ def compute(project: Project, python: str, constraints: Constraints) -> Fingerpr
             lines.append(dep.value)
     if project.dependencies_from == "requirements.txt":
         lines.extend(_expand(project.root / "requirements.txt", set()))
+    elif project.dependencies_from == "pyproject":
+        # Declared in pyproject.toml: a removed dependency must rebuild, as a removed requirement line does.
+        lines.extend(project.dependencies)
+        for extra in sorted(set(extras)):
+            lines.extend(project.optional_dependencies.get(extra, ()))
     if env.skip_install:
         mode = "skip"
     else:
@@ -69,7 +77,21 @@ def compute(project: Project, python: str, constraints: Constraints) -> Fingerpr
             meta.update(name.encode() + b"\0" + p.read_bytes())
     option = constraints.source if constraints.origin == "option" else None
     return Fingerprint(python, tuple(dict.fromkeys(lines)), tuple(constraints.lines()),
-                       tuple(sorted(set(extras))), mode, meta.hexdigest()[:16], constraints_option=option)
+                       tuple(sorted(set(extras))), mode, meta.hexdigest()[:16], constraints_option=option,
+                       runner=_missing_runner(project, lines))
+
+
+_RUNNER_PACKAGES = {"pytest": "pytest", "stestr": "stestr"}
+
+
+def _missing_runner(project: Project, lines: list[str]) -> str | None:
+    package = _RUNNER_PACKAGES.get(project.runner.kind or "")
+    if package is None:
+        return None
+    for line in lines:
+        if re.match(rf"{package}\b(?![-_.\w])", line.strip(), re.IGNORECASE):
+            return None
+    return package
 
 
 def _expand(path: Path, seen: set[Path]) -> list[str]:
@@ -122,6 +144,8 @@ def decide(old: Fingerprint | None, new: Fingerprint, venv_exists: bool) -> Deci
         return Decision("noop", "nothing changed")
     if old.python != new.python:
         return Decision("rebuild", f"Python changed ({old.python} -> {new.python})")
+    if old.runner and old.runner != new.runner:
+        return Decision("rebuild", f"the test runner devenv added ({old.runner}) is no longer needed")
     if old.install_project != new.install_project:
         return Decision("rebuild", f"install mode changed ({old.install_project} -> {new.install_project})")
     removed = [*(set(old.requirements) - set(new.requirements)), *(set(old.constraints) - set(new.constraints)),
@@ -134,6 +158,8 @@ def decide(old: Fingerprint | None, new: Fingerprint, venv_exists: bool) -> Deci
                           *(f"extra {e}" for e in set(new.extras) - set(old.extras))}))
     if old.project_meta != new.project_meta:
         return Decision("add", "project metadata changed (reinstalling the project)", added)
+    if new.runner and new.runner != old.runner:
+        added = (*added, new.runner)
     if added:
         return Decision("add", f"{len(added)} addition(s)", added)
     return Decision("add", f"devenv changed ({old.devenv} -> {new.devenv})")

@@ -46,7 +46,7 @@ def choose(installer: str) -> tuple[str, str | None]:
     return "pip", None
 
 
-def plan(project: Project, constraints_file: Path | None, extras: tuple[str, ...]) -> Plan:
+def plan(project: Project, constraints_file: Path | None, extras: tuple[str, ...], runner: str | None = None) -> Plan:
     env = project.unit_env
     args: list[str] = []
     if constraints_file is not None:
@@ -56,6 +56,8 @@ def plan(project: Project, constraints_file: Path | None, extras: tuple[str, ...
             args += ["-r", dep.value]
         elif dep.kind == "requirement":
             args.append(dep.value)
+    if runner:
+        args.append(runner)  # the project's test runner, which nothing in its deps installs
     if not env.skip_install:
         target = str(project.root) + (f"[{','.join(extras)}]" if extras else "")
         args += (["-e", target] if env.usedevelop else [target])

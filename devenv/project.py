@@ -78,6 +78,9 @@ class Project:
     uses_eventlet: bool
     has_tox: bool
     unresolved: tuple[str, ...] = ()
+    # [project] dependencies / optional-dependencies when pyproject.toml declares them (not dynamic)
+    dependencies: tuple[str, ...] = ()
+    optional_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def venv(self) -> Path:
@@ -141,7 +144,9 @@ def load(root: Path, environ: Mapping[str, str] | None = None) -> Project:
         deps_from = "none"
 
     envs: dict[str, ToxEnv] = {}
-    unit_env = ToxEnv("testenv", usedevelop=True)
+    # No tox.ini: the project itself, editable, with its test extra if it declares one.
+    test_extras = tuple(e for e in ("test", "tests", "testing") if e in (meta.get("optional-dependencies") or {}))
+    unit_env = ToxEnv("testenv", usedevelop=True, extras=test_extras)
     has_tox = (root / "tox.ini").is_file()
     if has_tox:
         ini = toxini.load(root / "tox.ini")
@@ -177,6 +182,8 @@ def load(root: Path, environ: Mapping[str, str] | None = None) -> Project:
         uses_eventlet=_uses_eventlet(root, meta, unit_env),
         has_tox=has_tox,
         unresolved=tuple(dict.fromkeys(unresolved)),
+        dependencies=tuple(meta.get("dependencies", []) or ()),
+        optional_dependencies={k: tuple(v) for k, v in (meta.get("optional-dependencies", {}) or {}).items()},
     )
 
 
@@ -238,11 +245,16 @@ def _packages(root: Path, name: str, setup_cfg: configparser.RawConfigParser | N
         return tuple(p for p in found if (root / p.replace(".", "/")).is_dir() or (root / "src" / p).is_dir())
     guess = name.replace("-", "_").replace(".", "_")
     candidates = [guess, name.replace("-", "_")]
-    found = [c for c in dict.fromkeys(candidates) if (root / c / "__init__.py").is_file()]
-    if found:
-        return tuple(found)
-    return tuple(sorted(p.parent.name for p in root.glob("*/__init__.py")
-                        if p.parent.name not in ("tests", "doc", "docs", "examples", "releasenotes")))
+    for base in (root, root / "src"):  # flat and src layouts
+        found = [c for c in dict.fromkeys(candidates) if (base / c / "__init__.py").is_file()]
+        if found:
+            return tuple(found)
+    for base in (root, root / "src"):
+        found = sorted(p.parent.name for p in base.glob("*/__init__.py")
+                       if p.parent.name not in ("tests", "test", "doc", "docs", "examples", "releasenotes"))
+        if found:
+            return tuple(found)
+    return ()
 
 
 # ---- tox -------------------------------------------------------------------------------------------

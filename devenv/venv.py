@@ -135,7 +135,7 @@ def _install(project: Project, venv: Path, cons: constraints_mod.Constraints, fp
         fsutil.atomic_write(cfile, cons.text)
     from devenv import installer
 
-    p = installer.plan(project, cfile, fp.extras)
+    p = installer.plan(project, cfile, fp.extras, fp.runner)
     return installer.install(kind, uv, venv / "bin" / "python", p, echo=rep.interactive, project=project, kept=kept)
 
 

@@ -91,7 +91,8 @@ def plan(project: Project, sdk_name: str) -> Plan:
         module=module_name(project),
         sdk_name=sdk_name,
         test_runner=factory,
-        source_folders=("",),  # the packages' parent is the project root
+        # the packages' parent: the project root, or src/ in a src layout
+        source_folders=("/src",) if _src_layout(project) else ("",),
         test_folders=test_folders,
         excluded=excluded,
         tests=tuple(tests),
@@ -148,3 +149,7 @@ def workspace(p: Plan) -> str:
     text = _env().get_template("workspace.xml.j2").render(module=p.module, env=p.template_env,
                                                           factories=p.factories)
     return _canonical(text, True)
+
+
+def _src_layout(project: Project) -> bool:
+    return bool(project.packages) and all((project.root / "src" / p).is_dir() for p in project.packages)

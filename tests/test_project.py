@@ -1,0 +1,86 @@
+"""The project model on trees without tox: plain pyproject projects and older setup.cfg ones."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from devenv import project
+
+PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "plainpkg"
+version = "1.0"
+requires-python = ">=3.10"
+dependencies = ["six"]
+
+[project.optional-dependencies]
+test = ["iso8601"]
+
+[project.scripts]
+plain = "plainpkg:main"
+
+[tool.pytest.ini_options]
+testpaths = ["tests"]
+"""
+
+
+def plain(tmp_path: Path) -> Path:
+    root = tmp_path / "plainpkg"
+    (root / "src" / "plainpkg").mkdir(parents=True)
+    (root / "tests").mkdir()
+    (root / "pyproject.toml").write_text(PYPROJECT)
+    (root / "src" / "plainpkg" / "__init__.py").write_text("def main():\n    return 0\n")
+    (root / "tests" / "test_ok.py").write_text("import six, iso8601\n\ndef test_ok():\n    assert True\n")
+    return root
+
+
+def test_plain_pyproject_model(tmp_path: Path, run_cli) -> None:
+    root = plain(tmp_path)
+    model = project.load(root)
+    assert (model.name, model.python_floor, model.has_tox) == ("plainpkg", ">=3.10", False)
+    assert model.packages == ("plainpkg",)  # found in the src layout
+    assert model.runner.kind == "pytest" and model.runner.test_path == "tests"
+    assert model.unit_env.extras == ("test",) and model.unit_env.usedevelop
+    assert model.console_scripts == {"plain": "plainpkg:main"}
+    assert model.dependencies == ("six",)
+    data = json.loads(run_cli("show", str(root), "--json").output)
+    assert data["name"] == "plainpkg" and data["unit_env"]["runner"]["kind"] == "pytest"
+
+
+def test_setup_cfg_only_project(tmp_path: Path) -> None:
+    root = tmp_path / "old"
+    (root / "oldpkg" / "tests").mkdir(parents=True)
+    (root / "oldpkg" / "__init__.py").write_text("")
+    (root / "setup.py").write_text("import setuptools\nsetuptools.setup(setup_requires=['pbr'], pbr=True)\n")
+    (root / "setup.cfg").write_text("[metadata]\nname = oldpkg\n\n[options]\npython_requires = >=3.8\n\n"
+                                    "[files]\npackages =\n    oldpkg\n\n[entry_points]\nconsole_scripts =\n"
+                                    "    old-api = oldpkg.cmd:main\n")
+    (root / ".stestr.conf").write_text("[DEFAULT]\ntest_path=./oldpkg/tests\ntop_dir=./\n")
+    model = project.load(root)
+    assert (model.name, model.python_floor, model.uses_pbr) == ("oldpkg", ">=3.8", True)
+    assert model.console_scripts == {"old-api": "oldpkg.cmd:main"}
+    assert model.packages == ("oldpkg",)
+    assert (model.runner.kind, model.runner.test_path) == ("stestr", "oldpkg/tests")  # from .stestr.conf alone
+
+
+@pytest.mark.network
+def test_plain_project_venv_gets_its_runner_and_rebuilds_on_removal(tmp_path: Path, run_cli) -> None:
+    root = plain(tmp_path)
+    r = run_cli("init", str(root), "--no-ide")
+    assert r.exit_code == 0, r.output
+    py = str(root / ".venv" / "bin" / "python")
+    # pytest is the runner the IDE configuration uses: installed although no dependency names it
+    run = subprocess.run([py, "-m", "pytest", "-q", "tests"], cwd=root, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    (root / "pyproject.toml").write_text(PYPROJECT.replace('dependencies = ["six"]', "dependencies = []"))
+    r = run_cli("init", str(root), "--no-ide", "-v")
+    assert r.exit_code == 0 and "rebuild" in r.output, r.output
+    assert subprocess.run([py, "-c", "import six"], capture_output=True).returncode != 0
