@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from devenv.errors import DevenvError, ToolMissing
@@ -186,3 +186,65 @@ def stop(child: subprocess.Popen[str], grace: float = 2.0) -> None:
         except (ProcessLookupError, PermissionError, subprocess.TimeoutExpired):
             pass
     kill_group(child)
+
+
+def run_lines(
+    args: Sequence[str | os.PathLike[str]],
+    on_line: Callable[[str], None],
+    *,
+    timeout: float,
+    input: str | None = None,
+    env: Mapping[str, str] | None = None,
+    what: str | None = None,
+) -> Result:
+    """Like run(), but hands each stdout line to on_line as it comes (so the caller's work overlaps the
+    child's, e.g. parsing rsync's itemized list during the transfer). Result.stdout is left empty."""
+    import threading
+    argv = [os.fspath(a) for a in args]
+    try:
+        child = subprocess.Popen(  # noqa: S603 - an argument list, never a shell
+            argv, env=dict(env) if env is not None else None,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True,
+        )
+    except FileNotFoundError as exc:
+        prog = os.path.basename(argv[0])
+        raise ToolMissing(f"{prog} is not installed (or not on PATH)", INSTALL_HINTS.get(prog)) from exc
+    err: list[str] = []
+    expired: list[bool] = []
+
+    def expire() -> None:
+        expired.append(True)
+        kill_group(child)
+
+    timer = threading.Timer(timeout, expire)
+    helpers = [threading.Thread(target=lambda: err.append(child.stderr.read() if child.stderr else ""), daemon=True)]
+    if input is not None:
+        helpers.append(threading.Thread(target=_feed, args=(child, input), daemon=True))
+    timer.start()
+    for helper in helpers:
+        helper.start()
+    try:
+        assert child.stdout is not None
+        for line in child.stdout:
+            on_line(line.rstrip("\n"))
+        child.wait()
+    except BaseException:
+        kill_group(child)
+        raise
+    finally:
+        timer.cancel()
+    for helper in helpers:
+        helper.join(timeout=10)
+    if expired:
+        raise Timeout(f"{what or os.path.basename(argv[0])} did not finish within {timeout:g} s and was stopped")
+    return Result(tuple(argv), child.returncode, "", "".join(err))
+
+
+def _feed(child: subprocess.Popen[str], data: str) -> None:
+    try:
+        assert child.stdin is not None
+        child.stdin.write(data)
+        child.stdin.close()
+    except (BrokenPipeError, OSError):
+        pass

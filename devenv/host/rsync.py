@@ -12,8 +12,9 @@ import calendar
 import functools
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from devenv import proc
 from devenv.host import ssh
@@ -32,30 +33,23 @@ TRANSIENT_EXIT = {10, 12, 30, 35, 255}  # socket I/O, protocol stream, timeouts,
 RUN_TIMEOUT = 6 * 3600.0  # hangs are caught by --timeout and ssh keep-alives, not by this
 
 
-@dataclass(frozen=True)
-class Item:
-    """One line of rsync's itemized output."""
+class Item(NamedTuple):
+    """One line of rsync's itemized output (a NamedTuple: an initial sync makes 100,000 of them)."""
 
     code: str  # %i, e.g. '<f.st......', '<f+++++++++', '*deleting'
     size: int
     mtime: int  # seconds since the epoch (sender's mtime)
     path: str  # relative to the project root; directories end with '/'
+    is_file: bool  # a regular file (not a folder, link or deletion)
+    sent: bool  # its content was sent to the guest
+    new: bool  # it did not exist on the guest
+    deleted: bool  # deleted on the guest (--delete)
 
-    @property
-    def is_file(self) -> bool:
-        return len(self.code) > 1 and self.code[1] == "f" and not self.deleted
 
-    @property
-    def sent(self) -> bool:
-        return self.code.startswith("<") and self.is_file
-
-    @property
-    def new(self) -> bool:
-        return "+++++++" in self.code
-
-    @property
-    def deleted(self) -> bool:
-        return self.code.startswith("*deleting")
+def make_item(code: str, size: int, mtime: int, path: str) -> Item:
+    deleted = code.startswith("*deleting")
+    is_file = len(code) > 1 and code[1] == "f" and not deleted
+    return Item(code, size, mtime, path, is_file, is_file and code[0] == "<", "+++++++" in code, deleted)
 
 
 @dataclass(frozen=True)
@@ -99,13 +93,16 @@ def argv(
     return [*args, *extra, src.rstrip("/") + "/", f"{guest.destination}:{guest.path.rstrip('/')}/"]
 
 
-def run_once(guest: Guest, args: list[str], *, input: str | None = None) -> Run:
-    """One rsync run. Raises GuestError (with .transient) when it failed."""
-    res = proc.run(args, timeout=RUN_TIMEOUT, input=input, env=_env(), what="rsync")
-    found = parse(res.stdout)
+def run_once(
+    guest: Guest, args: list[str], *, input: str | None = None, on_item: Callable[[Item], None] | None = None
+) -> Run:
+    """One rsync run; its itemized lines are parsed (and on_item called) while it runs.
+    Raises RsyncFailure (a GuestError with .transient) when it failed."""
+    parser = Parser(on_item)
+    res = proc.run_lines(args, parser.feed, timeout=RUN_TIMEOUT, input=input, env=_env(), what="rsync")
     if res.ok:
-        return Run(found, res.stderr)
-    raise failure(guest, res, found)
+        return Run(parser.items, res.stderr)
+    raise failure(guest, res, parser.items)
 
 
 def _env() -> dict[str, str]:
@@ -123,22 +120,36 @@ def unescape(name: str) -> str:
     return raw.encode("latin-1", "surrogateescape").decode("utf-8", "surrogateescape") if _ESC.search(name) else raw
 
 
-def parse(stdout: str) -> list[Item]:
-    items = []
-    stamps: dict[str, int] = {}  # many files share a second: strptime once per distinct stamp
-    for line in stdout.splitlines():
+class Parser:
+    """Turns itemized lines (OUT_FORMAT) into Items, one line at a time."""
+
+    def __init__(self, on_item: Callable[[Item], None] | None = None) -> None:
+        self.items: list[Item] = []
+        self.on_item = on_item
+        self.stamps: dict[str, int] = {}  # many files share a second: strptime once per distinct stamp
+
+    def feed(self, line: str) -> None:
         parts = line.split("\t", 3)
         if len(parts) != 4 or not parts[1].isdigit():
-            continue
+            return  # rsync's own messages
         code, size, stamp, name = parts
-        mtime = stamps.get(stamp)
+        mtime = self.stamps.get(stamp)
         if mtime is None:
             try:
-                mtime = stamps[stamp] = calendar.timegm(time.strptime(stamp, "%Y/%m/%d-%H:%M:%S"))
+                mtime = self.stamps[stamp] = calendar.timegm(time.strptime(stamp, "%Y/%m/%d-%H:%M:%S"))
             except ValueError:
-                continue
-        items.append(Item(code.strip(), int(size), mtime, unescape(name) if "\\#" in name else name))
-    return items
+                return
+        item = make_item(code.strip(), int(size), mtime, unescape(name) if "\\#" in name else name)
+        self.items.append(item)
+        if self.on_item is not None:
+            self.on_item(item)
+
+
+def parse(stdout: str) -> list[Item]:
+    parser = Parser()
+    for line in stdout.splitlines():
+        parser.feed(line)
+    return parser.items
 
 
 class RsyncFailure(ssh.SshFailure):

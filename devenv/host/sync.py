@@ -97,12 +97,19 @@ def sync(
         differing = _verify(root, guest, opts, run_id, files, out, on_retry)
     if skew_thread:
         skew_thread.join(timeout=30)
-    items = out.items
+    created: list[str] = []
+    updated: list[str] = []
+    deleted: list[str] = []
+    for i in out.items:  # one pass: an initial sync lists every file
+        if i.sent:
+            (created if i.new else updated).append(i.path)
+        elif i.deleted:
+            deleted.append(i.path.rstrip("/"))
     result = SyncResult(
         guest=guest.name,
-        created=tuple(i.path for i in items if i.sent and i.new),
-        updated=tuple(i.path for i in items if i.sent and not i.new),
-        deleted=tuple(i.path.rstrip("/") for i in items if i.deleted),
+        created=tuple(created),
+        updated=tuple(updated),
+        deleted=tuple(deleted),
         conflicts=tuple(out.conflicts),
         differing=tuple(differing),
         backup_dir=_backup_abs(guest, run_id) if out.kept_backups else None,
@@ -158,13 +165,14 @@ def _base_extra(opts: SyncOptions, files: list[str] | None, first: bool) -> list
 def _run(
     guest: Guest, args: list[str], files: list[str] | None, opts: SyncOptions,
     on_retry: Callable[[str, float], None] | None, seen: list[rsync.Item],
+    on_item: Callable[[rsync.Item], None] | None = None,
 ) -> list[rsync.Item]:
     """rsync with bounded retries; items from failed attempts are kept (their backups exist too)."""
     stdin = "\0".join(files) if files is not None else None
 
     def attempt() -> list[rsync.Item]:
         try:
-            return rsync.run_once(guest, args, input=stdin).items
+            return rsync.run_once(guest, args, input=stdin, on_item=on_item).items
         except rsync.RsyncFailure as exc:
             seen.extend(exc.items)
             raise
@@ -180,7 +188,16 @@ def _transfer(
     args = rsync.argv(guest, str(root), backup_dir=run_id, excludes=opts.excludes, control_path=opts.control_path,
                       exclude_from=_ignore_file(root), extra=_base_extra(opts, files, first))
     earlier: list[rsync.Item] = []  # what failed attempts did before a retry succeeded
-    last = _run(guest, args, files, opts, on_retry, earlier)
+    full = first and files is None
+    base = str(root) + os.sep
+    mtimes: dict[str, int] = {}
+
+    def note(item: rsync.Item) -> None:
+        # while rsync still runs: read the nanosecond mtime of what it just sent (overlaps the transfer)
+        if item.is_file and (item.sent or full):
+            mtimes[item.path] = _mtime_ns(base + item.path, item)
+
+    last = _run(guest, args, files, opts, on_retry, earlier, None if opts.dry_run else note)
     items = earlier + last
     out = _Outcome(items=items)
     replaced = [i for i in items if (i.sent and not i.new) or (i.deleted and not i.path.endswith("/"))]
@@ -195,26 +212,29 @@ def _transfer(
         out.conflicts += found
         out.kept_backups = kept
     if not opts.dry_run:
-        _update_manifest(root, guest, manifest, items, first and files is None)
+        _update_manifest(root, guest, manifest, items, full, mtimes)
     return out
 
 
 def _update_manifest(
-    root: Path, guest: Guest, manifest: syncstate.Manifest, items: list[rsync.Item], full: bool
+    root: Path, guest: Guest, manifest: syncstate.Manifest, items: list[rsync.Item], full: bool,
+    mtimes: dict[str, int],
 ) -> None:
+    base = str(root) + os.sep
     for item in items:
         if item.deleted:
             manifest.pop(item.path.rstrip("/"), None)
         elif item.is_file and (item.sent or full):
-            manifest[item.path] = [item.size, _mtime_ns(root, item)]
+            ns = mtimes.get(item.path)
+            manifest[item.path] = [item.size, ns if ns is not None else _mtime_ns(base + item.path, item)]
     syncstate.save_manifest(root, guest.name, manifest)
 
 
-def _mtime_ns(root: Path, item: rsync.Item) -> int:
+def _mtime_ns(path: str, item: rsync.Item) -> int:
     """The nanosecond mtime rsync gave the guest copy (it preserves the host's). rsync prints only
     seconds; the host file has the rest, unless it changed since: then seconds only (compared coarsely)."""
     try:
-        st = os.lstat(root / item.path)
+        st = os.lstat(path)
     except OSError:
         return item.mtime * 10**9
     if st.st_size == item.size and st.st_mtime_ns // 10**9 == item.mtime:
