@@ -144,6 +144,8 @@ def sync_cmd(name, watch, dry_run, delete, verify, excludes, project, quiet, ver
 
     A guest file changed since the last sync is kept in <guest folder>/.devenv-backup/<run>/ and
     reported as a conflict. Files are deleted on the guest only with --delete (and kept in the backup).
+    .git is synced too (pbr takes the version from it); .venv, .tox, .stestr, __pycache__, *.pyc, .idea,
+    *.egg-info, devstack volume files and the patterns in .devenvignore are not.
     """
     from devenv.host import guests, syncreport
     from devenv.host.sync import SyncOptions
