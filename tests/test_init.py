@@ -143,6 +143,28 @@ def test_killed_mid_rebuild_leaves_old_venv_and_next_run_recovers(tmp_path: Path
     assert not (root / ".venv.devenv-new").exists()
 
 
+def test_ctrl_c_mid_rebuild_cleans_up_and_keeps_old_venv(tmp_path: Path, run_cli, constraints: str) -> None:
+    root = sample(tmp_path)
+    assert init(run_cli, root, constraints).exit_code == 0
+    req = root / "test-requirements.txt"
+    req.write_text(req.read_text().replace("fixtures>=3.0.0 # Apache-2.0/BSD\n", "") + "six\n")
+    proc = subprocess.Popen([sys.executable, "-m", "devenv", "init", str(root), "--no-ide", "--installer", "pip",
+                             "--constraints", constraints], start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not (root / ".venv.devenv-new" / "bin" / "python").exists():
+        assert proc.poll() is None, "devenv finished before it could be interrupted"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's foreground group
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    assert "interrupted" in out and "Traceback" not in out
+    assert not (root / ".venv.devenv-new").exists()  # the half-built venv is gone
+    assert vpy(root, "import fixtures, sample_service").returncode == 0  # the previous one still works
+
+
 def test_interrupted_swap_is_finished_by_next_run(tmp_path: Path, run_cli, constraints: str) -> None:
     root = sample(tmp_path)
     assert init(run_cli, root, constraints).exit_code == 0
