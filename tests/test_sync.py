@@ -32,6 +32,19 @@ def test_initial_sync_copies_the_tree_without_excluded_files(sync_project, sync_
     assert last is not None and last["files"] == len(EXPECTED) and last["conflicts"] == []
 
 
+def test_first_sync_into_a_used_folder_keeps_what_was_there(sync_project, sync_guest, sync_remote, real_guest):
+    assert real_guest.as_guest(["mkdir", "-p", str(sync_remote / "pkg")]).ok
+    guest_write(real_guest, sync_remote / "pkg" / "m1.py", "the guest's own version\n")
+    guest_write(real_guest, sync_remote / "notes.txt", "guest only\n")
+    result = sync.sync(sync_project, sync_guest)
+    assert (sync_remote / "pkg" / "m1.py").read_text() == "x = 1\n"
+    assert [c.path for c in result.conflicts] == ["pkg/m1.py"] and "not sent by devenv" in result.conflicts[0].reason
+    assert Path(result.conflicts[0].backup).read_text() == "the guest's own version\n"
+    assert (sync_remote / "notes.txt").read_text() == "guest only\n"  # no --delete: untouched
+    assert set(result.created) == EXPECTED - {"pkg/m1.py"} and result.updated == ("pkg/m1.py",)
+    assert sync.sync(sync_project, sync_guest).changed == 0
+
+
 def test_no_change_sync_sends_nothing(sync_project, sync_guest):
     sync.sync(sync_project, sync_guest)
     again = sync.sync(sync_project, sync_guest)

@@ -56,6 +56,7 @@ def make_item(code: str, size: int, mtime: int, path: str) -> Item:
 class Run:
     items: list[Item] = field(default_factory=list)
     stderr: str = ""
+    existing: list[str] = field(default_factory=list)  # skipped by --ignore-existing
 
 
 @functools.lru_cache(maxsize=1)
@@ -79,11 +80,13 @@ def argv(
     exclude_from: str | None = None,
     extra: Sequence[str] = (),
     control_path: str | None = None,
+    backup: bool = True,
 ) -> list[str]:
+    """backup=False only with --ignore-existing (nothing on the guest is replaced, so nothing to keep)."""
     args = [
         "rsync", "-a", "-8", protect_args_flag(), "-e", ssh.rsh(guest, control_path),
         f"--out-format={OUT_FORMAT}", "--timeout=60",
-        "--backup", f"--backup-dir={BACKUP_ROOT}/{backup_dir}",
+        *(["--backup", f"--backup-dir={BACKUP_ROOT}/{backup_dir}"] if backup else []),
     ]
     args += [f"--exclude={p}" for p in (*DEFAULT_EXCLUDES, *excludes)]
     if exclude_from:
@@ -101,7 +104,7 @@ def run_once(
     parser = Parser(on_item)
     res = proc.run_lines(args, parser.feed, timeout=RUN_TIMEOUT, input=input, env=_env(), what="rsync")
     if res.ok:
-        return Run(parser.items, res.stderr)
+        return Run(parser.items, res.stderr, parser.existing)
     raise failure(guest, res, parser.items)
 
 
@@ -125,12 +128,15 @@ class Parser:
 
     def __init__(self, on_item: Callable[[Item], None] | None = None) -> None:
         self.items: list[Item] = []
+        self.existing: list[str] = []  # "NAME exists" (--ignore-existing --info=skip1)
         self.on_item = on_item
         self.stamps: dict[str, int] = {}  # many files share a second: strptime once per distinct stamp
 
     def feed(self, line: str) -> None:
         parts = line.split("\t", 3)
         if len(parts) != 4 or not parts[1].isdigit():
+            if line.endswith(" exists"):
+                self.existing.append(line[: -len(" exists")])
             return  # rsync's own messages
         code, size, stamp, name = parts
         mtime = self.stamps.get(stamp)
