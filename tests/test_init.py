@@ -118,24 +118,35 @@ def test_failed_rebuild_keeps_previous_venv_and_log(tmp_path: Path, run_cli, con
     assert not (root / ".venv.devenv-new").exists()
 
 
-def test_killed_mid_rebuild_leaves_old_venv_and_next_run_recovers(tmp_path: Path, run_cli, constraints: str) -> None:
-    root = sample(tmp_path)
-    assert init(run_cli, root, constraints).exit_code == 0
+def start_rebuild(root: Path, constraints: str) -> subprocess.Popen[str]:
+    """Make a change that forces a rebuild, start devenv in its own process group, and return once the
+    new venv is being built beside the old one (pip, the slower installer, leaves time to interrupt it)."""
+    assert init_ok(root, constraints)
     req = root / "test-requirements.txt"
     req.write_text(req.read_text().replace("fixtures>=3.0.0 # Apache-2.0/BSD\n", "") + "six\n")
     proc = subprocess.Popen([sys.executable, "-m", "devenv", "init", str(root), "--no-ide", "--installer", "pip",
                              "--constraints", constraints], start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while not (root / ".venv.devenv-new" / "bin" / "python").exists():
-            assert proc.poll() is None, "devenv finished before it could be killed"
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        time.sleep(0.5)  # let the installer start writing
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not (root / ".venv.devenv-new" / "bin" / "python").exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise AssertionError(f"devenv finished or stalled before it could be interrupted: {proc.communicate()}")
+        time.sleep(0.05)
+    time.sleep(0.5)  # let the installer start writing
+    return proc
+
+
+def init_ok(root: Path, constraints: str) -> bool:
+    return subprocess.run([sys.executable, "-m", "devenv", "init", str(root), "--no-ide", "-q", "--constraints",
+                           constraints], capture_output=True, timeout=600).returncode == 0
+
+
+def test_killed_mid_rebuild_leaves_old_venv_and_next_run_recovers(tmp_path: Path, run_cli, constraints: str) -> None:
+    root = sample(tmp_path)
+    proc = start_rebuild(root, constraints)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
     assert vpy(root, "import fixtures, sample_service").returncode == 0  # previous venv untouched
     r = init(run_cli, root, constraints, "-v")
     assert r.exit_code == 0, r.output
@@ -145,18 +156,7 @@ def test_killed_mid_rebuild_leaves_old_venv_and_next_run_recovers(tmp_path: Path
 
 def test_ctrl_c_mid_rebuild_cleans_up_and_keeps_old_venv(tmp_path: Path, run_cli, constraints: str) -> None:
     root = sample(tmp_path)
-    assert init(run_cli, root, constraints).exit_code == 0
-    req = root / "test-requirements.txt"
-    req.write_text(req.read_text().replace("fixtures>=3.0.0 # Apache-2.0/BSD\n", "") + "six\n")
-    proc = subprocess.Popen([sys.executable, "-m", "devenv", "init", str(root), "--no-ide", "--installer", "pip",
-                             "--constraints", constraints], start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 120
-    while not (root / ".venv.devenv-new" / "bin" / "python").exists():
-        assert proc.poll() is None, "devenv finished before it could be interrupted"
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    time.sleep(0.5)
+    proc = start_rebuild(root, constraints)
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's foreground group
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, out
