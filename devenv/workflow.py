@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from devenv import lock, paths, project, source, venv
+from devenv.errors import DevenvError, InstallError
 from devenv.project import Project
 from devenv.report import Reporter
 
@@ -50,13 +51,31 @@ def _setup(root: Path, vopts: venv.Options, ide: bool, lock_timeout: float, rep:
             info["result"] = f"{proj.name} ({proj.runner.kind or 'no'} tests, Python {proj.python_floor or 'any'})"
         for problem in proj.unresolved:
             rep.warn(f"not resolved: {problem}")
-        outcome = venv.ensure(proj, vopts, rep)
+        try:
+            outcome = venv.ensure(proj, vopts, rep)
+        except InstallError as exc:
+            _name_missing_system_packages(proj, exc)
+            raise
         summary: dict[str, Any] = {"project": proj.name, "root": str(proj.root), "venv": vars(outcome)}
         summary["system"] = _system(proj, rep)
         if ide:
             summary["ide"] = _ide(proj, rep)
     rep.data.update(summary)
     return summary
+
+
+def _name_missing_system_packages(proj: Project, exc: InstallError) -> None:
+    """A package that fails to build usually lacks a system library bindep.txt names: say which."""
+    if proj.bindep_file is None:
+        return
+    from devenv import sysdeps
+
+    try:
+        report = sysdeps.check(proj.bindep_file, proj.root)
+    except DevenvError:
+        return
+    if report.missing and report.install_command:
+        exc.hint = f"this machine lacks system packages bindep.txt lists: {report.install_command}\n  then: {exc.hint}"
 
 
 def _system(proj: Project, rep: Reporter) -> dict[str, Any] | None:

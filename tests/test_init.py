@@ -107,9 +107,13 @@ def test_failed_rebuild_keeps_previous_venv_and_log(tmp_path: Path, run_cli, con
     req = root / "test-requirements.txt"
     req.write_text(req.read_text().replace("fixtures>=3.0.0 # Apache-2.0/BSD\n", "")
                    + f"brokenpkg @ file://{broken}\n")
+    if shutil.which("dpkg-query"):  # a failed build names what bindep.txt says is missing
+        (root / "bindep.txt").write_text("devenv-no-such-dev-package [platform:dpkg]\n")
     r = init(run_cli, root, constraints)
     assert r.exit_code == 6, r.output
     assert "brokenpkg" in r.output and "failed to build" in r.output and "previous venv was kept" in r.output
+    if shutil.which("dpkg-query"):
+        assert "lacks system packages bindep.txt lists: sudo apt-get install -y devenv-no-such-dev-package" in r.output
     assert "Traceback" not in r.output
     log = logs(root)[-1]
     assert "brokenpkg" in log.read_text()
