@@ -76,23 +76,24 @@ def ensure(project: Project, opts: Options, rep: Reporter) -> Outcome:
             outcome.log = str(_install(project, venv, cons, new_fp, kind, uv, rep))
             info["result"] = f"{kind}, in place: {decision.reason}"
     else:
-        target = venv if decision.action == "create" else venv.with_name(venv.name + NEW_SUFFIX)
+        # Always built beside and swapped in, a first venv too: a failed or interrupted build then never
+        # leaves a half-made .venv behind, only the previous one (or none).
+        target = venv.with_name(venv.name + NEW_SUFFIX)
+        had_venv = venv.exists()
         with rep.phase("venv") as info:
-            _create(interp, target)
+            _create(interp, target, venv)
             info["result"] = f"{decision.action}: {decision.reason}"
         try:
             with rep.phase("install") as info:
-                outcome.log = str(_install(project, target, cons, new_fp, kind, uv, rep, kept=target != venv))
+                outcome.log = str(_install(project, target, cons, new_fp, kind, uv, rep, kept=had_venv))
                 info["result"] = kind
             with rep.phase("check") as info:
                 _import_check(project, target)
                 info["result"] = "project imports"
         except BaseException:
-            if target != venv:
-                shutil.rmtree(target, ignore_errors=True)  # the old venv stays as it was
+            shutil.rmtree(target, ignore_errors=True)  # the old venv, if any, stays as it was
             raise
-        if target != venv:
-            _swap(target, venv)
+        _swap(target, venv)
     fingerprint.write(venv, new_fp)
     return outcome
 
@@ -110,11 +111,12 @@ def _healthy_enough(venv: Path) -> bool:
     return (venv / "pyvenv.cfg").is_file() and (venv / "bin" / "python").exists()
 
 
-def _create(interp: interpreter.Interpreter, target: Path) -> None:
+def _create(interp: interpreter.Interpreter, target: Path, final: Path) -> None:
     from virtualenv import cli_run  # heavy import: only when a venv is really made
 
     if target.exists():
         shutil.rmtree(target)
+    had_final = final.exists() or final.is_symlink()
     # pip is seeded even when uv installs: PyCharm's package manager and users expect it in the venv.
     seed = ["--no-setuptools"]
     try:
@@ -123,6 +125,11 @@ def _create(interp: interpreter.Interpreter, target: Path) -> None:
         shutil.rmtree(target, ignore_errors=True)
         raise InstallError(f"virtualenv could not create {target}: {exc}",
                            "check the interpreter (devenv init --python PATH)") from exc
+    finally:
+        # virtualenv >= 21 writes a PEP 832 `.venv` redirect file beside a venv made next to a pyproject.toml;
+        # ours is built beside .venv and renamed to it, so such a file would take .venv's place.
+        if not had_final and final.is_file():
+            final.unlink()
 
 
 def _install(project: Project, venv: Path, cons: constraints_mod.Constraints, fp: fingerprint.Fingerprint,

@@ -111,7 +111,8 @@ def test_index_unreachable(tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("UV_INDEX_URL", "http://127.0.0.1:9/simple")
     monkeypatch.setenv("UV_HTTP_TIMEOUT", "5")
     r = run_cli("init", str(root), "--no-ide")
-    check_error(r, 5, "package index cannot be reached", "full log")
+    check_error(r, 5, "package index cannot be reached", "full log", "nothing usable was installed")
+    assert not (root / ".venv").exists() and not (root / ".venv.devenv-new").exists()  # no half-made venv
 
 
 @pytest.mark.network
