@@ -8,6 +8,25 @@ import sys
 from pathlib import Path
 
 
+def templates() -> Path:
+    """The jinja2 templates that belong to the devenv code that is running, whatever the install.
+
+    Found by the package's own location, never by importing `devenv.templates`: with two checkouts on
+    one machine (one installed editable), that import is answered by the editable install's path finder
+    and hands back the *other* tree's templates. A wheel installs them as devenv/templates; a source
+    tree (editable install, or `python -m devenv` from a checkout) has them at <repo>/templates.
+    """
+    package = Path(__file__).resolve().parent
+    installed = package / "templates"
+    if (installed / "misc.xml.j2").is_file():
+        return installed
+    checkout = package.parent / "templates"
+    if (checkout / "misc.xml.j2").is_file():
+        return checkout
+    raise FileNotFoundError(f"devenv's templates are missing: neither {installed} nor {checkout} exists; "
+                            "reinstall devenv")
+
+
 def home() -> Path:
     return Path(os.environ.get("HOME") or Path.home())
 

@@ -281,6 +281,10 @@ def keygen(path: Path) -> str:
 def start_sshd(cleanup: Cleanup, tmp: Path) -> tuple[int, str]:
     """sshd -D on 127.0.0.1 with its own host key; returns (port, host public key)."""
     host_pub = keygen(tmp / "ssh_host_ed25519_key")
+    # sshd refuses to start without its privilege-separation folder (compiled in, not configurable).
+    # systemd's tmpfiles make it at boot; a container without systemd never has it, and
+    # `apt-get install openssh-server` does not create it either.
+    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
     for _attempt in range(5):
         port = _free_port()
         cfg = tmp / "sshd_config"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from devenv import fsutil
+from devenv import fsutil, paths
 from devenv.errors import UsageError
 from devenv.host import uidfix
 
@@ -95,15 +95,7 @@ def _env() -> Any:  # a jinja2.Environment; jinja2 is imported only when renderi
 
 
 def template_dir() -> Path:
-    try:
-        from importlib.resources import files
-
-        folder = Path(str(files("devenv.templates"))) / "share"
-        if (folder / "fstab.j2").is_file():
-            return folder
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return Path(__file__).resolve().parents[2] / "templates" / "share"
+    return paths.templates() / "share"
 
 
 def merge_block(existing: str, mode: str, text: str) -> str:

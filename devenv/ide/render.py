@@ -1,8 +1,7 @@
 """Render the project files devenv owns in .idea/ from the templates, as canonical text.
 
-Templates are jinja2 files in the top-level templates/ folder, shipped as the package
-`devenv.templates`; running from a source tree without the package mapping falls back to
-<repo>/templates. Each render is parsed and re-serialised (xmlio) so the text is exactly what
+Templates are jinja2 files in the top-level templates/ folder, found beside the running code
+(paths.templates). Each render is parsed and re-serialised (xmlio) so the text is exactly what
 PyCharm itself would write, and so it can serve as the merge base next time.
 """
 
@@ -13,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from devenv import paths
 from devenv.ide import runconfigs, xmlio
 
 if TYPE_CHECKING:
@@ -39,15 +39,7 @@ class Plan:
 
 
 def template_dir() -> Path:
-    try:
-        from importlib.resources import files
-
-        folder = Path(str(files("devenv.templates")))
-        if (folder / "misc.xml.j2").is_file():
-            return folder
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return Path(__file__).resolve().parents[2] / "templates"
+    return paths.templates()
 
 
 def template_stamp() -> str:
