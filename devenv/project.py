@@ -58,7 +58,8 @@ class ToxEnv:
     setenv: Mapping[str, str] = field(default_factory=dict)
     passenv: tuple[str, ...] = ()
     commands: tuple[str, ...] = ()
-    runner: TestRunner = TestRunner(None)
+    runner: TestRunner = TestRunner(None)  # the first suite: the venv's runner, the main configuration
+    suites: tuple[TestRunner, ...] = ()  # every test command the env runs, in tox's order
 
 
 @dataclass(frozen=True)
@@ -279,7 +280,8 @@ def _read_env(ini: toxini.ToxIni, env: str | None, root: Path, environ: Mapping[
     commands = tuple(shlex.join(a) for a in argvs)
     setenv = toxini.parse_setenv(r.lines("setenv"), f"{where} setenv", unresolved)
     # setenv values may reference each other's results only through {env:}; resolved above.
-    runner = _runner_from_commands(argvs, commands, root)
+    suites = _suites_from_commands(argvs, commands, root)
+    runner = suites[0] if suites else TestRunner(None)
     unresolved.extend(r.unresolved)
     return ToxEnv(
         name=env or "testenv",
@@ -292,6 +294,7 @@ def _read_env(ini: toxini.ToxIni, env: str | None, root: Path, environ: Mapping[
         passenv=tuple(toxini.parse_list(r.lines("passenv"))),
         commands=commands,
         runner=runner,
+        suites=suites,
     )
 
 
@@ -328,32 +331,65 @@ def _pick_unit_env(envs: dict[str, ToxEnv], envlist: list[str]) -> ToxEnv:
     return envs["testenv"]
 
 
-def _runner_from_commands(argvs: list[list[str]], commands: tuple[str, ...], root: Path) -> TestRunner:
-    for argv, command in zip(argvs, commands, strict=True):
-        if argv and argv[0] == "env":  # `env A=B stestr run`
-            argv = [a for a in argv[1:] if "=" not in a] or argv
-        if len(argv) >= 3 and argv[0].endswith(("python", "python3")) and argv[1] == "-m":
-            argv = argv[2:]
-        if not argv:
-            continue
-        prog = os.path.basename(argv[0])
-        rest = argv[1:]
-        if prog in ("stestr", "ostestr"):
-            if "--combine" in rest or "slowest" in rest or "last" in rest:
-                continue
-            path = None
-            for i, a in enumerate(rest):
-                if a.startswith("--test-path="):
-                    path = a.split("=", 1)[1]
-                elif a == "--test-path" and i + 1 < len(rest):
-                    path = rest[i + 1]
-            return TestRunner("stestr", test_path=_rel(path, root), command=command)
-        if prog in ("pytest", "py.test"):
-            args, paths = _split_pytest(rest, root)
-            return TestRunner("pytest", args=tuple(args), test_path=paths[0] if paths else None, command=command)
-        if prog == "unittest" or (prog == "testtools.run"):
-            return TestRunner("unittest", args=tuple(a for a in rest if a != "discover"), command=command)
-    return TestRunner(None)
+# Shells tox envs wrap commands in (`bash -ec "pytest ... test/unit"`, swift; `sh -c '...'`).
+_SHELLS = ("bash", "sh", "dash", "zsh")
+# What separates commands inside such a script: each part is read as a command line of its own.
+_SCRIPT_SPLIT = re.compile(r"&&|\|\||;|\n")
+
+
+def _unwrap(argv: list[str]) -> list[list[str]]:
+    """The command lines a tox command really runs: `env A=B x`, `python -m x`, and shell scripts opened."""
+    if argv and argv[0] == "env":  # `env A=B stestr run`
+        argv = [a for a in argv[1:] if "=" not in a] or argv
+    if argv and os.path.basename(argv[0]) in _SHELLS:
+        for i, a in enumerate(argv[1:], 1):
+            # -c, -ec, -xec...: the script is the first argument that is not an option
+            if a.startswith("-") and "c" in a[1:] and i + 1 < len(argv):
+                out: list[list[str]] = []
+                for part in _SCRIPT_SPLIT.split(argv[i + 1]):
+                    try:
+                        words = shlex.split(part)
+                    except ValueError:
+                        continue
+                    out.extend(_unwrap(words))
+                return out
+    if len(argv) >= 3 and os.path.basename(argv[0]).startswith("python") and argv[1] == "-m":
+        argv = argv[2:]
+    return [argv] if argv else []
+
+
+def _suites_from_commands(argvs: list[list[str]], commands: tuple[str, ...],
+                          root: Path) -> tuple[TestRunner, ...]:
+    out: list[TestRunner] = []
+    for outer, command in zip(argvs, commands, strict=True):
+        for argv in _unwrap(outer):
+            runner = _runner_from_argv(argv, command, root)
+            # swift's `pytest ... test/unit || pytest --last-failed test/unit` is one suite, not two
+            if runner is not None and not any((r.kind, r.args, r.test_path) == (runner.kind, runner.args,
+                                                                                runner.test_path) for r in out):
+                out.append(runner)
+    return tuple(out)
+
+
+def _runner_from_argv(argv: list[str], command: str, root: Path) -> TestRunner | None:
+    prog = os.path.basename(argv[0])
+    rest = argv[1:]
+    if prog in ("stestr", "ostestr"):
+        if "--combine" in rest or "slowest" in rest or "last" in rest or "init" in rest:
+            return None
+        path = None
+        for i, a in enumerate(rest):
+            if a.startswith("--test-path="):
+                path = a.split("=", 1)[1]
+            elif a == "--test-path" and i + 1 < len(rest):
+                path = rest[i + 1]
+        return TestRunner("stestr", test_path=_rel(path, root), command=command)
+    if prog in ("pytest", "py.test"):
+        args, paths = _split_pytest(rest, root)
+        return TestRunner("pytest", args=tuple(args), test_path=paths[0] if paths else None, command=command)
+    if prog == "unittest" or prog == "testtools.run":
+        return TestRunner("unittest", args=tuple(a for a in rest if a != "discover"), command=command)
+    return None
 
 
 # pytest options whose value is the next argument (when not written with '=').
@@ -361,7 +397,8 @@ _PYTEST_VALUE_OPTS = {"-m", "-k", "-p", "-c", "-o", "--ds", "--ignore", "--junit
                       "--cov", "--cov-report", "--deselect", "--maxfail", "-n", "--durations", "--tb",
                       "--basetemp", "--confcutdir"}
 # Options that only make sense for a batch run in CI, not for an IDE run.
-_PYTEST_CI_ONLY = ("--junitxml", "--html", "--self-contained-html", "--cov", "--cov-report", "-n")
+_PYTEST_CI_ONLY = ("--junitxml", "--html", "--self-contained-html", "--cov", "--cov-report", "--cov-branch", "-n",
+                   "--last-failed", "--lf")
 
 
 def _split_pytest(rest: list[str], root: Path) -> tuple[list[str], list[str]]:
@@ -440,7 +477,8 @@ def _with_stestr(env: ToxEnv, stestr: _Stestr | None, root: Path, environ: Mappi
     scope = {**environ, **env.setenv}
     path = r.test_path or _rel(_shell_default(stestr.test_path, scope, unresolved), root)
     top = _rel(_shell_default(stestr.top_dir, scope, unresolved), root)
-    return ToxEnv(**{**_fields(env), "runner": TestRunner("stestr", r.args, path, top, r.command)})
+    runner = TestRunner("stestr", r.args, path, top, r.command)
+    return ToxEnv(**{**_fields(env), "runner": runner, "suites": (runner, *env.suites[1:])})
 
 
 def _fields(env: ToxEnv) -> dict[str, Any]:
@@ -463,7 +501,7 @@ def _guess_runner(root: Path, env: ToxEnv, pyproject: dict[str, Any], stestr: _S
         runner = TestRunner("pytest", test_path="tests")
     else:
         return env
-    return ToxEnv(**{**_fields(env), "runner": runner})
+    return ToxEnv(**{**_fields(env), "runner": runner, "suites": (runner,)})
 
 
 # ---- eventlet --------------------------------------------------------------------------------------

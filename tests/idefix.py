@@ -133,59 +133,8 @@ def configs(root: Path) -> dict[str, dict]:
     return {c["name"]: c for c in (read_config(p) for p in sorted((root / ".idea/runConfigurations").glob("*.xml")))}
 
 
-def expand(value: str, root: Path) -> str:
-    return value.replace("$PROJECT_DIR$", str(root)).replace("$MODULE_DIR$", str(root))
-
-
 def sdk_of(root: Path) -> str:
     from lxml import etree
 
     misc = etree.parse(str(root / ".idea/misc.xml")).getroot()
     return misc.find("component[@name='ProjectRootManager']").get("project-jdk-name")
-
-
-def interpreter_for(root: Path, table: Path) -> Path:
-    """The interpreter PyCharm would start: the misc.xml SDK, looked up in a jdk.table.xml."""
-    from lxml import etree
-
-    name = sdk_of(root)
-    for jdk in etree.parse(str(table)).getroot().iter("jdk"):
-        if jdk.find("name").get("value") == name:
-            return Path(jdk.find("homePath").get("value"))
-    raise AssertionError(f"{name} not in {table}")
-
-
-def pythonpath(root: Path) -> list[str]:
-    """ADD_CONTENT_ROOTS / ADD_SOURCE_ROOTS: PyCharm puts the module's content and source roots on PYTHONPATH."""
-    from lxml import etree
-
-    (iml,) = (root / ".idea").glob("*.iml")
-    tree = etree.parse(str(iml)).getroot()
-    urls = [c.get("url") for c in tree.iter("content")] + [s.get("url") for s in tree.iter("sourceFolder")]
-    return list(dict.fromkeys(expand(u.removeprefix("file://"), root) for u in urls))
-
-
-def launch(root: Path, table: Path, conf: dict, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run a configuration the way PyCharm does: its interpreter, working directory, <envs>, target."""
-    import json
-
-    opts = conf["options"]
-    python = str(interpreter_for(root, table))
-    assert opts["IS_MODULE_SDK"] == "true" and opts["SDK_HOME"] == ""
-    cwd = expand(opts["WORKING_DIRECTORY"], root)
-    env = {**os.environ, **conf["envs"]} if opts["PARENT_ENVS"] == "true" else dict(conf["envs"])
-    env["PYTHONPATH"] = os.pathsep.join(pythonpath(root))
-    env.pop("VIRTUAL_ENV", None)
-    if conf["type"] == "tests":
-        target = expand(json.loads(opts["_new_target"]), root)
-        assert json.loads(opts["_new_targetType"]) == "PATH"
-        extra = json.loads(opts["_new_additionalArguments"]).split()
-        if conf["factory"] == "Unittests":
-            # _jb_unittest_runner: `discover -s <folder> -t <cwd>`, buffered output
-            argv = [python, "-m", "unittest", "discover", "-b", "-s", target, "-t", cwd, *extra]
-        else:
-            argv = [python, "-m", "pytest", *extra, target]
-    else:
-        assert opts["MODULE_MODE"] == "false"
-        argv = [python, expand(opts["SCRIPT_NAME"], root), *opts["PARAMETERS"].split()]
-    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)

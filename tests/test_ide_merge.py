@@ -213,7 +213,7 @@ def test_workspace_is_merged_not_replaced(tmp_path: Path, jb_home: Path) -> None
     assert tree.find("component[@name='ChangeListManager']/list").get("id") == "x"
     rm = tree.find("component[@name='RunManager']")
     assert rm.get("selected") == "Python.foo" and rm.find("configuration[@name='foo']") is not None
-    assert len(rm.findall("configuration[@default='true']")) == 2
+    assert len(rm.findall("configuration[@default='true']")) == 3  # Unittests, py.test and Python
 
 
 def test_removed_console_script_config_is_retired(proj: Path) -> None:

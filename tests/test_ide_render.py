@@ -50,9 +50,8 @@ def test_sample_project_files(tmp_path: Path, jb_home: Path) -> None:
     content = iml.find("component[@name='NewModuleRootManager']/content")
     assert content.get("url") == "file://$MODULE_DIR$"
     sources = {s.get("url"): s.get("isTestSource") for s in content.findall("sourceFolder")}
-    assert sources == {"file://$MODULE_DIR$": "false",
-                       "file://$MODULE_DIR$/sample_service/tests/unit": "true",
-                       "file://$MODULE_DIR$/sample_service/tests/functional": "true"}
+    # no Test Sources Root: PyCharm would put it on PYTHONPATH and re-root gutter-run names (see render.plan)
+    assert sources == {"file://$MODULE_DIR$": "false"}
     excluded = {e.get("url").rsplit("/", 1)[1] for e in content.findall("excludeFolder")}
     assert {".venv", ".tox", ".stestr", "build", "dist", "sample_service.egg-info"} <= excluded
     jdk_entry = iml.find("component/orderEntry[@type='jdk']")
@@ -84,8 +83,10 @@ def test_sample_run_configurations(tmp_path: Path, jb_home: Path) -> None:
     assert unit["element"].find("method").get("v") == "2"
     opts = unit["options"]
     assert (opts["SDK_HOME"], opts["IS_MODULE_SDK"], opts["WORKING_DIRECTORY"]) == ("", "true", "$PROJECT_DIR$")
-    assert json.loads(opts["_new_target"]) == "$PROJECT_DIR$/sample_service/tests/unit"
-    assert json.loads(opts["_new_targetType"]) == "PATH"
+    # a Custom target: discovery from the project root, kept to the suite's package (runconfigs._unittest_suite)
+    assert json.loads(opts["_new_target"]) == ""
+    assert json.loads(opts["_new_targetType"]) == "CUSTOM"
+    assert json.loads(opts["_new_additionalArguments"]) == "-k sample_service.tests.unit."
     assert unit["envs"] == {"LANGUAGE": "en_US", "OS_STDOUT_CAPTURE": "1", "OS_STDERR_CAPTURE": "1",
                             "OS_TEST_TIMEOUT": "60", "PYTHONDONTWRITEBYTECODE": "1", "SAMPLE_UNIT": "1",
                             "PYTHONUNBUFFERED": "1", "EVENTLET_NO_GREENDNS": "yes"}
@@ -95,7 +96,7 @@ def test_sample_run_configurations(tmp_path: Path, jb_home: Path) -> None:
         "OS_TEST_TIMEOUT": "0", "OS_STDOUT_CAPTURE": "0", "OS_STDERR_CAPTURE": "0", "OS_LOG_CAPTURE": "0",
         "GEVENT_SUPPORT": "True", "EVENTLET_NO_GREENDNS": "yes"}
     functional = found["Functional tests"]
-    assert json.loads(functional["options"]["_new_target"]) == "$PROJECT_DIR$/sample_service/tests/functional"
+    assert json.loads(functional["options"]["_new_additionalArguments"]) == "-k sample_service.tests.functional."
     assert functional["envs"]["OS_TEST_PATH"] == "./sample_service/tests/functional"
     assert "SAMPLE_UNIT" not in functional["envs"]
     api = found["sample-api"]
@@ -104,9 +105,10 @@ def test_sample_run_configurations(tmp_path: Path, jb_home: Path) -> None:
     assert api["options"]["SCRIPT_NAME"] == "$PROJECT_DIR$/.venv/bin/sample-api"
     assert api["options"]["MODULE_MODE"] == "false"
     assert api["envs"]["EVENTLET_NO_GREENDNS"] == "yes" and "PYTHON" not in api["envs"]
+    assert "OS_STDOUT_CAPTURE" not in api["envs"] and "OS_TEST_TIMEOUT" not in api["envs"]
     # JSON values are stored quoted, as PyCharm's Gson writes them
     raw = (root / ".idea/runConfigurations/Unit_tests.xml").read_text()
-    assert '<option name="_new_target" value="&quot;$PROJECT_DIR$/sample_service/tests/unit&quot;" />' in raw
+    assert '<option name="_new_targetType" value="&quot;CUSTOM&quot;" />' in raw
 
 
 def test_workspace_templates_carry_the_environment(tmp_path: Path, jb_home: Path) -> None:
@@ -115,11 +117,18 @@ def test_workspace_templates_carry_the_environment(tmp_path: Path, jb_home: Path
     apply(root)
     ws = etree.parse(str(root / ".idea/workspace.xml")).getroot()
     templates = ws.findall("component[@name='RunManager']/configuration[@default='true']")
-    assert {t.get("factoryName") for t in templates} == {"Unittests", "py.test"}
-    for t in templates:
-        assert t.get("name") is None and t.get("type") == "tests"
+    tests = [t for t in templates if t.get("type") == "tests"]
+    assert {t.get("factoryName") for t in tests} == {"Unittests", "py.test"}
+    for t in tests:
+        assert t.get("name") is None
         envs = {e.get("name"): e.get("value") for e in t.findall("envs/env")}
         assert envs["SAMPLE_UNIT"] == "1" and envs["EVENTLET_NO_GREENDNS"] == "yes"
+        assert envs["GEVENT_SUPPORT"] == "True"  # eventlet: debugging a gutter run needs it
+    # the Python template (scripts run from the editor): the runtime env, without the test capture settings
+    (script,) = [t for t in templates if t.get("type") == "PythonConfigurationType"]
+    envs = {e.get("name"): e.get("value") for e in script.findall("envs/env")}
+    assert envs["EVENTLET_NO_GREENDNS"] == "yes"
+    assert not any(k.startswith("OS_") and k.endswith("_CAPTURE") for k in envs)
 
 
 def _copy_top(src: Path, dest: Path, dirs: tuple[str, ...]) -> Path:

@@ -21,7 +21,10 @@ if TYPE_CHECKING:
     from devenv.project import Project
 
 # Folders excluded from indexing when they exist or are typical for an OpenStack checkout.
-EXCLUDED = (".venv", ".tox", ".stestr", "build", "dist")
+# Build output, caches and generated docs: out of indexing and search (what `tox -e docs,releasenotes`,
+# coverage, stestr and horizon's npm tooling leave in the tree).
+EXCLUDED = (".venv", ".tox", ".stestr", ".eggs", "build", "dist", "cover", "test_reports", "node_modules",
+            "doc/build", "releasenotes/build", "api-ref/build")
 
 
 @dataclass(frozen=True)
@@ -34,8 +37,10 @@ class Plan:
     excluded: tuple[str, ...]
     tests: tuple[runconfigs.TestConfig, ...]
     scripts: tuple[runconfigs.ScriptConfig, ...]
-    template_env: tuple[tuple[str, str], ...]
+    template_env: tuple[tuple[str, str], ...]  # test templates: what gutter runs get
     factories: tuple[str, ...]
+    script_env: tuple[tuple[str, str], ...] = ()  # the Python template: the runtime env
+    pytest_args: str = ""  # the py.test template's additional arguments (the main pytest suite's options)
 
 
 def template_dir() -> Path:
@@ -73,7 +78,7 @@ def plan(project: Project, sdk_name: str) -> Plan:
 
     root = project.root
     tests = runconfigs.tests(project)
-    test_folders = tuple(dict.fromkeys(c.target.removeprefix("$PROJECT_DIR$/") for c in tests))
+    test_folders = _marked_test_folders(tests)
     egg = {project.name.replace("-", "_") + ".egg-info"}
     egg |= {p.name for p in _listdir(root) if p.name.endswith(".egg-info") and p.is_dir()}
     excluded = EXCLUDED + tuple(sorted(egg))
@@ -89,9 +94,25 @@ def plan(project: Project, sdk_name: str) -> Plan:
         excluded=excluded,
         tests=tuple(tests),
         scripts=tuple(runconfigs.scripts(project, bin_rel)),
-        template_env=runconfigs.environment(project, project.unit_env),
+        template_env=runconfigs.template_environment(project),
         factories=tuple(dict.fromkeys((runconfigs.UNITTESTS, runconfigs.PYTEST, factory))),
+        script_env=runconfigs.runtime_environment(project),
+        pytest_args=runconfigs.template_pytest_arguments(project),
     )
+
+
+def _marked_test_folders(tests: list[runconfigs.TestConfig]) -> tuple[str, ...]:
+    """None, on purpose: no folder is marked as a Test Sources Root.
+
+    PyCharm puts every source root, test roots included, on PYTHONPATH (TargetedPythonPaths.kt:
+    ModuleRootManager.sourceRoots), ahead of the standard library, so nova/tests/unit/cmd hides the stdlib
+    `cmd` and keystone/tests/unit/token hides `token`; and a gutter run names its target relative to the
+    marked test root (PyTestsShared.kt: getDirectoryForFileToBeImportedFrom ->
+    getExplicitlyConfiguredTestRoot), loading modules under a second top-level name. Unmarked, the project
+    root is the one root: code insight resolves `nova.tests...`, and PyCharm still finds tests by their file
+    and class names. A folder marked by an earlier devenv is unmarked by the next run (the .iml is devenv's).
+    """
+    return ()
 
 
 def _listdir(root: Path) -> list[Path]:
@@ -139,7 +160,8 @@ def project_files(p: Plan) -> dict[str, str]:
 
 def workspace(p: Plan) -> str:
     text = _env().get_template("workspace.xml.j2").render(module=p.module, env=p.template_env,
-                                                          factories=p.factories)
+                                                          factories=p.factories, script_env=p.script_env,
+                                                          pytest_args=p.pytest_args)
     return _canonical(text, True)
 
 

@@ -7,12 +7,15 @@ options tox passes (e.g. horizon's `--ds=...`).
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from devenv.project import TestRunner
+
 if TYPE_CHECKING:
-    from devenv.project import Project, TestRunner, ToxEnv
+    from devenv.project import Project, ToxEnv
 
 # PyCharm's factory ids, exactly as written in `factoryName` and in TestRunnerService.
 UNITTESTS = "Unittests"
@@ -20,6 +23,10 @@ PYTEST = "py.test"
 
 # stestr runs `$PYTHON` when set: a run configuration must never carry it.
 DROPPED = ("PYTHON",)
+# What tox's setenv sets only for the test run (output capture, timeouts, test paths): a service
+# started from PyCharm must not swallow its own output or die after OS_TEST_TIMEOUT seconds.
+_TEST_ONLY = re.compile(r"OS_TEST_\w*|OS_(STDOUT|STDERR|LOG)_CAPTURE|OS_DEBUG|OS_LOG_DEFAULTS|PYTHONWARNINGS"
+                        r"|TESTS_DIR|OS_TEST_PATH|OS_TOP_LEVEL|DJANGO_SETTINGS_MODULE")
 DEBUG_ENV = {"OS_TEST_TIMEOUT": "0", "OS_STDOUT_CAPTURE": "0", "OS_STDERR_CAPTURE": "0", "OS_LOG_CAPTURE": "0"}
 
 
@@ -31,6 +38,7 @@ class TestConfig:
     additional_arguments: str
     env: tuple[tuple[str, str], ...]
     file: str  # file name under .idea/runConfigurations/
+    target_type: str = "PATH"  # PATH | CUSTOM (see _unittest_suite)
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,25 @@ def environment(project: Project, env: ToxEnv) -> tuple[tuple[str, str], ...]:
     return tuple(values.items())
 
 
+def runtime_environment(project: Project) -> tuple[tuple[str, str], ...]:
+    """The environment a service (console script) runs with: tox's setenv less the test-only settings."""
+    return tuple((k, v) for k, v in environment(project, project.unit_env) if not _TEST_ONLY.fullmatch(k))
+
+
+def template_environment(project: Project) -> tuple[tuple[str, str], ...]:
+    """Gutter runs are made from the templates, for Run and Debug alike: the unit env, plus (eventlet)
+    GEVENT_SUPPORT, which only the debugger reads (pydevd keeps real threads for itself)."""
+    values = dict(environment(project, project.unit_env))
+    if project.uses_eventlet:
+        values["GEVENT_SUPPORT"] = "True"
+    return tuple(values.items())
+
+
+def template_pytest_arguments(project: Project) -> str:
+    runner = project.unit_env.runner
+    return _arguments(tuple(runner.args)) if runner.kind == "pytest" else ""
+
+
 def debug_environment(project: Project, env: ToxEnv) -> tuple[tuple[str, str], ...]:
     values = dict(environment(project, env))
     if factory_for(env.runner) == UNITTESTS:
@@ -77,33 +104,104 @@ def _arguments(args: tuple[str, ...]) -> str:
     return " ".join(f'"{a}"' if (" " in a or not a) else a for a in args)
 
 
-def _test(project: Project, name: str, env: ToxEnv, debug: bool) -> TestConfig | None:
-    runner = env.runner
-    if not runner.test_path:
-        return None
+def _test(project: Project, name: str, env: ToxEnv, runner: TestRunner, debug: bool) -> TestConfig | None:
     factory = factory_for(runner)
+    path = runner.test_path
+    if not path:
+        if factory != PYTEST:
+            return None
+        path = "."  # pytest with no path collects from the project root (its testpaths), as tox does
     args = tuple(runner.args)
     if debug and factory == PYTEST and "-s" not in args:
         args = args + ("-s",)
+    rel = path.strip("/").removeprefix("./")
+    target = "$PROJECT_DIR$" if rel in ("", ".") else "$PROJECT_DIR$/" + rel
+    target_type, arguments = "PATH", _arguments(args) if factory == PYTEST else ""
+    if factory == UNITTESTS:
+        target_type, target, arguments = _unittest_suite(project, rel)
     return TestConfig(
         name=name,
         factory=factory,
-        target="$PROJECT_DIR$/" + runner.test_path.strip("/").removeprefix("./"),
-        additional_arguments=_arguments(args) if factory == PYTEST else "",
+        target=target,
+        additional_arguments=arguments,
         env=debug_environment(project, env) if debug else environment(project, env),
         file=file_name(name),
+        target_type=target_type,
     )
 
 
+def _unittest_suite(project: Project, rel: str) -> tuple[str, str, str]:
+    """(target type, target, additional arguments) for a whole unittest suite.
+
+    Not a folder target: the current _jb_unittest_runner.py builds `python -m unittest --quiet discover -s
+    DIR`, and unittest.main only honours `discover` as argv[1], so a folder fails with "unrecognized
+    arguments: -s" (the older helper, without --quiet, ran it). A Custom target with `-k <package>.` works
+    with both: unittest discovers from the working directory (the project root, so test ids are
+    `nova.tests.unit...`, as stestr's top_dir=./ names them) and keeps the tests under that package.
+    A suite folder that is not an importable package (discovery would not enter it) keeps the folder target.
+    """
+    parts = [p for p in rel.split("/") if p and p != "."]
+    if not parts:
+        return "CUSTOM", "", ""
+    if all((project.root.joinpath(*parts[:i]) / "__init__.py").is_file() for i in range(1, len(parts) + 1)):
+        return "CUSTOM", "", f"-k {'.'.join(parts)}."
+    return "PATH", "$PROJECT_DIR$/" + "/".join(parts), ""
+
+
+def _label(runner: TestRunner) -> str:
+    """A suite is named after its target: horizon's four pytest runs become 'Unit tests: horizon', ..."""
+    path = (runner.test_path or ".").strip("/").removeprefix("./") or "."
+    marks = [runner.args[i + 1] for i, a in enumerate(runner.args[:-1]) if a == "-m"]
+    if marks and not any(m.startswith("not ") for m in marks):
+        return f"{path} [{marks[0]}]"
+    return path
+
+
+def _suite_configs(project: Project, title: str, env: ToxEnv, with_debug: bool) -> list[TestConfig]:
+    suites = env.suites or ((env.runner,) if env.runner.kind else ())
+    out: list[TestConfig] = []
+    names: set[str] = set()
+    for i, runner in enumerate(suites):
+        name = title if len(suites) == 1 else f"{title}: {_label(runner)}"
+        n = 2
+        while name in names:
+            name, n = f"{name.split(' (')[0]} ({n})", n + 1
+        names.add(name)
+        cfg = _test(project, name, env, runner, False)
+        if cfg is None:
+            continue
+        out.append(cfg)
+        if with_debug and i == 0:
+            debug = _test(project, f"{title} (debug)", env, runner, True)
+            if debug is not None:
+                out.append(debug)
+    return out
+
+
 def tests(project: Project) -> list[TestConfig]:
-    out = [_test(project, "Unit tests", project.unit_env, False),
-           _test(project, "Unit tests (debug)", project.unit_env, True)]
+    """One configuration per test suite tox runs (unit env; the functional env when the venv can run it),
+    and a debug twin of the main suite."""
+    out = _suite_configs(project, "Unit tests", project.unit_env, True)
     functional = project.functional_env
-    if functional is not None:
-        out.append(_test(project, "Functional tests", functional, False))
-    return [c for c in out if c is not None]
+    if functional is not None and not functional_missing(project):
+        out += _suite_configs(project, "Functional tests", functional, False)
+    return out
 
 
+def functional_missing(project: Project) -> list[str]:
+    """What the functional env installs that the venv (built from the unit env) does not have.
+
+    nova's functional env adds openstack-placement: a configuration without it fails at import, so it is
+    left out (and `devenv show` says why) rather than written broken.
+    """
+    functional = project.functional_env
+    if functional is None:
+        return []
+    unit = project.unit_env
+    have = set(unit.deps)
+    missing = [d.value if d.kind != "file" else os.path.basename(d.value) for d in functional.deps if d not in have]
+    missing += [f"extra [{e}]" for e in functional.extras if e not in unit.extras]
+    return missing
 def scripts(project: Project, bin_rel: str) -> list[ScriptConfig]:
     """One configuration per console script, running the venv's generated script file.
 
@@ -112,6 +210,6 @@ def scripts(project: Project, bin_rel: str) -> list[ScriptConfig]:
     into .venv/bin imports the entry point and calls it exactly as the installed service does, and
     PyCharm can run and debug it as a plain script (MODULE_MODE=false).
     """
-    env = environment(project, project.unit_env)
+    env = runtime_environment(project)
     return [ScriptConfig(name=name, script=f"$PROJECT_DIR$/{bin_rel}/{name}", env=env, file=file_name(name))
             for name in sorted(project.console_scripts)]
