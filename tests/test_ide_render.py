@@ -218,3 +218,33 @@ def test_serializer_writes_like_jdom() -> None:
     root = xmlio.parse('<a><b x="1&amp;&lt;&quot;&#10;" y=""/><c>t &amp; u</c></a>')
     assert xmlio.serialize(root, header=False) == (
         '<a>\n  <b x="1&amp;&lt;&quot;&#10;" y="" />\n  <c>t &amp; u</c>\n</a>\n')
+
+
+def test_git_status_stays_clean_and_pycharm_files_are_there(tmp_path: Path, jb_home: Path) -> None:
+    """horizon-like: the project's .gitignore covers neither .venv nor .idea; devenv adds them to
+    .git/info/exclude (never to the tracked .gitignore), and writes .idea/.gitignore and the code style."""
+    import subprocess
+
+    root = copy_sample(tmp_path / "svc")
+    (root / ".gitignore").write_text("*.pyc\n")
+    git = ["git", "-C", str(root), "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "init"], check=True)
+    fake_venv(root)
+    apply(root)
+    status = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True, check=True).stdout
+    assert status == ""
+    exclude = (root / ".git/info/exclude").read_text()
+    assert "/.venv/" in exclude and "/.idea/" in exclude
+    assert (root / ".gitignore").read_text() == "*.pyc\n"
+    assert (root / ".idea/.gitignore").read_text() == "# Default ignored files\n/shelf/\n/workspace.xml\n"
+    style = etree.parse(str(root / ".idea/codeStyles/Project.xml")).getroot()
+    assert style.find("code_scheme/option[@name='RIGHT_MARGIN']").get("value") == "79"
+    assert style.find("code_scheme/codeStyleSettings[@language='Python']/option").get("value") == "79"
+    iml = (root / ".idea/svc.iml").read_text()
+    for folder in ("doc/build", "releasenotes/build", ".eggs", "cover", "test_reports", "node_modules"):
+        assert f'<excludeFolder url="file://$MODULE_DIR$/{folder}" />' in iml
+    # a second run adds nothing twice
+    apply(root)
+    assert (root / ".git/info/exclude").read_text() == exclude

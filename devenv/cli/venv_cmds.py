@@ -78,10 +78,13 @@ def refresh(path, python, constraints, installer, lock_timeout, quiet, verbose, 
 def show(path, json_mode):
     """Print what devenv reads from a project: name, Python floor, deps, constraints, test env, runner."""
     from devenv import workflow
+    from devenv.ide import runconfigs
 
     proj = workflow.show(path)
     if json_mode:
-        click.echo(json.dumps(proj.to_json(), indent=2, sort_keys=True))
+        data = proj.to_json()
+        data["pycharm_notes"] = runconfigs.notes(proj)
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
     env = proj.unit_env
     r = proj.runner
@@ -100,9 +103,13 @@ def show(path, json_mode):
     click.echo(f"  passenv    {', '.join(env.passenv) or '-'}")
     args = " ".join(r.args)
     click.echo(f"tests        {r.kind or 'unknown'} {args} path={r.test_path or '-'} top={r.top_dir or '-'}")
+    for suite in env.suites[1:]:
+        click.echo(f"  suite      {suite.kind} {' '.join(suite.args)} path={suite.test_path or '-'}")
     for name, e in proj.envs.items():
         if name != env.name and e.runner.kind and name.startswith("functional"):
             click.echo(f"  {name:<10} {e.runner.kind} path={e.runner.test_path or '-'}")
+    for line in runconfigs.notes(proj):
+        click.echo(f"pycharm      {line}")
     click.echo(f"eventlet     {'yes' if proj.uses_eventlet else 'no'}")
     click.echo(f"scripts      {', '.join(proj.console_scripts) or '-'}")
     click.echo(f"bindep       {proj.bindep_file or '-'}")

@@ -51,7 +51,7 @@ def template_stamp() -> str:
     """Changes whenever a template changes (part of the input fingerprint)."""
     folder = template_dir()
     parts = []
-    for path in sorted(folder.glob("*.j2")):
+    for path in sorted(folder.rglob("*.j2")):
         st = path.stat()
         parts.append(f"{path.name}:{st.st_size}:{st.st_mtime_ns}")
     return ";".join(parts)
@@ -150,6 +150,8 @@ def project_files(p: Plan) -> dict[str, str]:
             **ctx, test_runner=p.test_runner, source_folders=p.source_folders,
             test_folders=p.test_folders, excluded=p.excluded), True),
     }
+    for rel in ("codeStyles/Project.xml", "codeStyles/codeStyleConfig.xml"):
+        out[rel] = _canonical(env.get_template(rel + ".j2").render(**ctx), False)
     test_t, script_t = env.get_template("test_config.xml.j2"), env.get_template("script_config.xml.j2")
     for c in p.tests:
         out[f"runConfigurations/{c.file}"] = _canonical(test_t.render(c=c, **ctx), False)

@@ -213,3 +213,15 @@ def scripts(project: Project, bin_rel: str) -> list[ScriptConfig]:
     env = runtime_environment(project)
     return [ScriptConfig(name=name, script=f"$PROJECT_DIR$/{bin_rel}/{name}", env=env, file=file_name(name))
             for name in sorted(project.console_scripts)]
+
+
+def notes(project: Project) -> list[str]:
+    """What `devenv show` says about the configurations: each suite written, and what was left out and why."""
+    out = [f"{c.name}: {c.factory} {c.target_type.lower()} {c.target or c.additional_arguments or '(project)'}"
+           for c in tests(project) if not c.name.endswith("(debug)")]
+    missing = functional_missing(project)
+    functional = project.functional_env
+    if functional is not None and missing:
+        out.append(f"Functional tests left out: tox env '{functional.name}' installs what the venv lacks "
+                   f"({', '.join(missing)}); run them with `tox -e {functional.name}`")
+    return out

@@ -12,7 +12,7 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devenv import __version__, paths
+from devenv import __version__, fsutil, paths
 from devenv.ide import jetbrains, record, render, venvinfo
 from devenv.ide.result import IdeResult, raise_if_needed, report
 
@@ -64,6 +64,8 @@ def _apply(project: Project, rep: Reporter, *, dry_run: bool, force: bool) -> Id
     running = sdk.write_tables(tables, project, venv, name, res, dry_run=dry_run, force=force)
     _workspace(project, idea, plan, rec, new, res, running, dry_run=dry_run, force=force)
     _hints(res, configs, venv, project)
+    if not dry_run:
+        _git_hygiene(project, idea, res)
     if not dry_run:
         clean = not (res.conflicts or res.errors)
         rec = record.Record(fingerprint=fp if clean else "", sdk_name=name, bases=new,
@@ -128,6 +130,24 @@ def _workspace(project: Project, idea: Path, plan: render.Plan, rec: record.Reco
         bases[WORKSPACE] = out.base
 
 
+# What PyCharm itself writes to .idea/.gitignore when it creates a project: the per-user files stay out
+# of version control for projects that commit .idea/.
+IDEA_GITIGNORE = "# Default ignored files\n/shelf/\n/workspace.xml\n"
+
+
+def _git_hygiene(project: Project, idea: Path, res: IdeResult) -> None:
+    from devenv import gitexclude
+
+    gi = idea / ".gitignore"
+    if idea.is_dir() and not gi.exists():
+        fsutil.atomic_write(gi, IDEA_GITIGNORE)
+        res.files[".gitignore"] = "create"
+    added = gitexclude.ensure(project.root)
+    if added:
+        res.hints.append(f"{' and '.join(added)} added to .git/info/exclude: the project's .gitignore does not "
+                         "ignore them, and `git status` stays clean")
+
+
 def _hints(res: IdeResult, configs: list[jetbrains.PyCharmConfig], venv: venvinfo.VenvInfo,
            project: Project) -> None:
     from devenv.ide import runconfigs
@@ -135,6 +155,9 @@ def _hints(res: IdeResult, configs: list[jetbrains.PyCharmConfig], venv: venvinf
     for name in runconfigs.dropped(project):
         res.hints.append(f"tox setenv sets {name}; left out of the run configurations (stestr would run "
                          f"that interpreter instead of the project's .venv)")
+    for note in runconfigs.notes(project):
+        if " left out: " in note:
+            res.hints.append(note)
     if venv.version is None:
         res.hints.append("no .venv yet: create it with `devenv init`, which registers the interpreter too")
     if not configs:
