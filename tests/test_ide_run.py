@@ -208,3 +208,39 @@ def test_the_emulation_sees_what_marked_test_roots_break(shadow_project: Path, m
     assert not res.ok
     # keystone's failure: the marked root's token/ hides the stdlib token, so not even unittest imports
     assert "cannot import name 'EXACT_TOKEN_TYPES' from 'token'" in res.stderr, res.stderr[-2000:]
+
+
+def test_doctor_names_the_configuration_and_module_that_fail(shadow_project: Path, monkeypatch) -> None:
+    from devenv.ide import launchcheck
+
+    python = shadow_project / ".venv/bin/python"
+    with monkeypatch.context() as m:
+        m.setattr(render, "_marked_test_folders", lambda tests: ("shadow/tests/unit",))
+        generate(shadow_project)
+    bad = [f for f in launchcheck.check(shadow_project, python) if f.status == "fail"]
+    assert bad and bad[0].message.startswith("Unit tests: import unittest fails")
+    assert "token" in bad[0].message and "shadow/tests/unit hides a module" in bad[0].meaning
+    generate(shadow_project)
+    found = launchcheck.check(shadow_project, python)
+    assert found and all(f.status == "ok" for f in found), found
+    assert "shadow.tests.unit.cmd.test_cmd" in found[0].message  # a real test module was imported
+
+
+def test_refresh_repairs_what_an_earlier_devenv_marked(shadow_project: Path, monkeypatch) -> None:
+    """A project set up by the devenv that marked test roots is repaired by the next run, keeping the
+    user's own edit to the same .iml, and the change is reported."""
+    from lxml import etree
+
+    with monkeypatch.context() as m:
+        m.setattr(render, "_marked_test_folders", lambda tests: ("shadow/tests/unit",))
+        generate(shadow_project)
+    iml = shadow_project / ".idea/shadow.iml"
+    text = iml.read_text()
+    assert 'isTestSource="true"' in text
+    # the user excludes a folder of their own in PyCharm
+    iml.write_text(text.replace("</content>", '  <excludeFolder url="file://$MODULE_DIR$/scratch" />\n    </content>'))
+    res = setup.apply(project.load(shadow_project), Reporter(quiet=True))
+    tree = etree.parse(str(iml)).getroot()
+    assert [s.get("isTestSource") for s in tree.iter("sourceFolder")] == ["false"]
+    assert tree.find(".//excludeFolder[@url='file://$MODULE_DIR$/scratch']") is not None
+    assert res.files["shadow.iml"] in ("update", "merge", "merged"), res.files

@@ -22,6 +22,9 @@ def check(project: Project) -> list[Finding]:
     if name:
         findings += _tables(name)
     findings.append(_runconfigs(idea))
+    from devenv.ide import launchcheck, venvinfo
+
+    findings += launchcheck.check(project.root, venvinfo.read(project.venv).python)
     return findings
 
 
