@@ -83,10 +83,8 @@ def test_sample_run_configurations(tmp_path: Path, jb_home: Path) -> None:
     assert unit["element"].find("method").get("v") == "2"
     opts = unit["options"]
     assert (opts["SDK_HOME"], opts["IS_MODULE_SDK"], opts["WORKING_DIRECTORY"]) == ("", "true", "$PROJECT_DIR$")
-    # a Custom target: discovery from the project root, kept to the suite's package (runconfigs._unittest_suite)
-    assert json.loads(opts["_new_target"]) == ""
-    assert json.loads(opts["_new_targetType"]) == "CUSTOM"
-    assert json.loads(opts["_new_additionalArguments"]) == "-k sample_service.tests.unit."
+    assert json.loads(opts["_new_target"]) == "$PROJECT_DIR$/sample_service/tests/unit"
+    assert json.loads(opts["_new_targetType"]) == "PATH"
     assert unit["envs"] == {"LANGUAGE": "en_US", "OS_STDOUT_CAPTURE": "1", "OS_STDERR_CAPTURE": "1",
                             "OS_TEST_TIMEOUT": "60", "PYTHONDONTWRITEBYTECODE": "1", "SAMPLE_UNIT": "1",
                             "PYTHONUNBUFFERED": "1", "EVENTLET_NO_GREENDNS": "yes"}
@@ -96,7 +94,7 @@ def test_sample_run_configurations(tmp_path: Path, jb_home: Path) -> None:
         "OS_TEST_TIMEOUT": "0", "OS_STDOUT_CAPTURE": "0", "OS_STDERR_CAPTURE": "0", "OS_LOG_CAPTURE": "0",
         "GEVENT_SUPPORT": "True", "EVENTLET_NO_GREENDNS": "yes"}
     functional = found["Functional tests"]
-    assert json.loads(functional["options"]["_new_additionalArguments"]) == "-k sample_service.tests.functional."
+    assert json.loads(functional["options"]["_new_target"]) == "$PROJECT_DIR$/sample_service/tests/functional"
     assert functional["envs"]["OS_TEST_PATH"] == "./sample_service/tests/functional"
     assert "SAMPLE_UNIT" not in functional["envs"]
     api = found["sample-api"]
@@ -108,7 +106,7 @@ def test_sample_run_configurations(tmp_path: Path, jb_home: Path) -> None:
     assert "OS_STDOUT_CAPTURE" not in api["envs"] and "OS_TEST_TIMEOUT" not in api["envs"]
     # JSON values are stored quoted, as PyCharm's Gson writes them
     raw = (root / ".idea/runConfigurations/Unit_tests.xml").read_text()
-    assert '<option name="_new_targetType" value="&quot;CUSTOM&quot;" />' in raw
+    assert '<option name="_new_target" value="&quot;$PROJECT_DIR$/sample_service/tests/unit&quot;" />' in raw
 
 
 def test_workspace_templates_carry_the_environment(tmp_path: Path, jb_home: Path) -> None:

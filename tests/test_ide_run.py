@@ -7,6 +7,7 @@ marked test root can hide (`cmd`, `token`, `fixtures`), and a pytest-django proj
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
@@ -37,8 +38,10 @@ def ide_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ("PYTHON", "PYTHONPATH", "VIRTUAL_ENV")}
 
 
-def launch(root: Path, table: Path, conf: pycharm.Config, **kw) -> pycharm.Outcome:
-    return pycharm.run(pycharm.build(root, table, conf, parent_env=ide_env()), **kw)
+def launch(root: Path, table: Path, conf: pycharm.Config, generation: str = "classic", **kw) -> pycharm.Outcome:
+    """generation: the _jb_unittest_runner.py followed. "classic" runs folders; "quiet" (the newer one
+    read) breaks every folder target, PyCharm's own included, and is checked where that shows."""
+    return pycharm.run(pycharm.build(root, table, conf, parent_env=ide_env()), generation=generation, **kw)
 
 
 def test_stestr_project_runs_under_unittests(sample_stestr: Path) -> None:
@@ -47,10 +50,11 @@ def test_stestr_project_runs_under_unittests(sample_stestr: Path) -> None:
     assert set(found) >= {"Unit tests", "Unit tests (debug)", "Functional tests", "sample-api", "sample-manage"}
     for name in ("Unit tests", "Unit tests (debug)", "Functional tests"):
         assert found[name].factory == "Unittests"
-        for generation in ("quiet", "classic"):  # both generations of PyCharm's unittest helper
-            res = launch(sample_stestr, table, found[name], generation=generation)
-            assert res.ok and res.found > 0, f"{name} ({generation}):\n{res.stdout}\n{res.stderr}"
-    unit = launch(sample_stestr, table, found["Unit tests"])
+        res = launch(sample_stestr, table, found[name], generation="classic")
+        assert res.ok and res.found > 0, f"{name}:\n{res.stdout}\n{res.stderr}"
+        # the current helper's `--quiet` ahead of `discover` fails every folder target, PyCharm's own too
+        assert "unrecognized arguments: -s" in launch(sample_stestr, table, found[name], "quiet").stderr
+    unit = launch(sample_stestr, table, found["Unit tests"], generation="classic")
     assert (unit.found, unit.passed) == (5, 5)
     api = pycharm.run(pycharm.build(sample_stestr, table, found["sample-api"], parent_env=ide_env()))
     assert (api.returncode, api.stdout) == (0, "Hello, world!\n")
@@ -93,14 +97,14 @@ def test_gutter_runs_on_folder_module_class_method(sample_stestr: Path) -> None:
     # discover, which unittest then rejects (PyCharm's defect; no configuration can avoid it)
     res = launch(sample_stestr, table, folder, generation="classic")
     assert res.ok and res.passed == 5, res.stdout + res.stderr
-    assert "unrecognized arguments: -s" in launch(sample_stestr, table, folder).stderr
+    assert "unrecognized arguments: -s" in launch(sample_stestr, table, folder, "quiet").stderr
     cases = {
         "module": (pycharm.gutter(sample_stestr, module), 3),
         "class": (pycharm.gutter(sample_stestr, module, "TestGreeting"), 3),
         "method": (pycharm.gutter(sample_stestr, module, "TestGreeting.test_greets"), 1),
     }
-    for what, (conf, expected) in cases.items():
-        res = launch(sample_stestr, table, conf)
+    for (what, (conf, expected)), generation in itertools.product(cases.items(), ("classic", "quiet")):
+        res = launch(sample_stestr, table, conf, generation)
         assert res.ok and (res.found, res.passed) == (expected, expected), f"{what}: {res.stdout}\n{res.stderr}"
         assert conf.envs["EVENTLET_NO_GREENDNS"] == "yes"  # the template's env reaches gutter runs
     # the dotted name is the project's own: the module loads once, as sample_service.tests.unit...
@@ -244,3 +248,83 @@ def test_refresh_repairs_what_an_earlier_devenv_marked(shadow_project: Path, mon
     assert [s.get("isTestSource") for s in tree.iter("sourceFolder")] == ["false"]
     assert tree.find(".//excludeFolder[@url='file://$MODULE_DIR$/scratch']") is not None
     assert res.files["shadow.iml"] in ("update", "merge", "merged"), res.files
+
+
+# ------------------------------------------------------------------ a horizon-like pytest-django project
+
+DJ_TOX = """[tox]
+envlist = py3
+[testenv]
+usedevelop = True
+deps = -r{toxinidir}/test-requirements.txt
+commands =
+  pytest -v --ds="alpha.tests.settings" --junitxml="{toxinidir}/test_reports/alpha.xml" {toxinidir}/alpha {posargs}
+  pytest -v --ds="beta.test.settings" -m "not selenium" --ignore="{toxinidir}/beta/test/selenium" \
+    {toxinidir}/beta {posargs}
+"""
+DJ_TEST = """from django.conf import settings
+
+
+class Test{name}:
+    def test_settings(self):
+        assert settings.WHO == "{app}"
+
+    def test_app_installed(self):
+        assert "{app}" in settings.INSTALLED_APPS
+"""
+
+
+@pytest.fixture(scope="session")
+def django_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("dj") / "djsite"
+    for app, tests in (("alpha", "tests"), ("beta", "test")):
+        t = root / app / tests
+        t.mkdir(parents=True)
+        (root / app / "__init__.py").write_text("")
+        (t / "__init__.py").write_text("")
+        (t / "settings.py").write_text(f"SECRET_KEY = 'x'\nWHO = '{app}'\nINSTALLED_APPS = ['{app}']\n"
+                                       "DATABASES = {}\nUSE_TZ = True\n")
+        (t / "test_app.py").write_text(DJ_TEST.format(name=app.title(), app=app))
+    (root / "beta" / "test" / "selenium").mkdir()
+    (root / "beta" / "test" / "selenium" / "__init__.py").write_text("")
+    (root / "beta" / "test" / "selenium" / "test_browser.py").write_text("def test_needs_a_browser():\n"
+                                                                          "    raise AssertionError('browser')\n")
+    (root / "setup.cfg").write_text("[metadata]\nname = djsite\n[options]\npackages = find:\n")
+    (root / "setup.py").write_text("import setuptools\nsetuptools.setup()\n")
+    (root / "tox.ini").write_text(DJ_TOX)
+    (root / "test-requirements.txt").write_text("pytest\npytest-django\ndjango\n")
+    env = {**os.environ, **UV_ENV}
+    uv = shutil.which("uv") or pytest.skip("uv is not installed")
+    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(root / ".venv")], check=True, env=env,
+                   timeout=120)
+    args = [uv, "pip", "install", "-q", "--python", str(root / ".venv/bin/python"), "-e", str(root),
+            "-r", str(root / "test-requirements.txt")]
+    if UPPER_CONSTRAINTS.is_file():
+        args += ["-c", str(UPPER_CONSTRAINTS)]
+    subprocess.run(args, check=True, env=env, timeout=600)
+    return root
+
+
+def test_each_pytest_django_suite_and_gutter_runs_anywhere(django_project: Path) -> None:
+    root = django_project
+    table = generate(root)
+    found = pycharm.configs(root)
+    assert {"Unit tests: alpha", "Unit tests: beta", "Unit tests (debug)"} <= set(found)
+    beta = found["Unit tests: beta"]
+    args = beta.json("_new_additionalArguments")
+    assert "beta.test.settings" in args and '"not selenium"' in args and "selenium" in args.split("--ignore")[1]
+    assert "junitxml" not in found["Unit tests: alpha"].json("_new_additionalArguments")  # CI-only options go
+    for name in ("Unit tests: alpha", "Unit tests: beta", "Unit tests (debug)"):
+        res = launch(root, table, found[name])
+        assert res.ok and res.passed == 2, f"{name}: {res.stdout}\n{res.stderr}"
+    # gutter runs in either app get that app's settings (devenv's per-folder plugin), as tox gives them
+    for app, tests in (("alpha", "tests"), ("beta", "test")):
+        module = root / app / tests / "test_app.py"
+        for symbol, n in ((None, 2), (f"Test{app.title()}", 2), (f"Test{app.title()}.test_settings", 1)):
+            res = launch(root, table, pycharm.gutter(root, module, symbol))
+            assert res.ok and res.passed == n, f"{app} {symbol}: {res.stdout}\n{res.stderr}"
+    # and doctor sees every suite import with its settings
+    from devenv.ide import launchcheck
+
+    checks = launchcheck.check(root, root / ".venv/bin/python")
+    assert checks and all(c.status == "ok" for c in checks), checks

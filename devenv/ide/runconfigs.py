@@ -78,12 +78,52 @@ def template_environment(project: Project) -> tuple[tuple[str, str], ...]:
     values = dict(environment(project, project.unit_env))
     if project.uses_eventlet:
         values["GEVENT_SUPPORT"] = "True"
+    table = django_settings(project)
+    if len(set(table.values())) > 1:
+        import json
+
+        # the plugin's folder goes on PYTHONPATH (PyCharm appends the project roots after it)
+        values["PYTHONPATH"] = str(project.root / ".idea" / "devenv")
+        values["DEVENV_DJANGO_SETTINGS"] = json.dumps(table, sort_keys=True)
+        values["DEVENV_PROJECT_DIR"] = str(project.root)
     return tuple(values.items())
 
 
+DJANGO_PLUGIN = "devenv_django_settings"  # templates/devenv_django_settings.py, written to .idea/devenv/
+
+
+def _ds(args: tuple[str, ...]) -> str | None:
+    for i, a in enumerate(args):
+        if a == "--ds" and i + 1 < len(args):
+            return args[i + 1].strip('"')
+        if a.startswith("--ds="):
+            return a.split("=", 1)[1].strip('"')
+    return None
+
+
+def django_settings(project: Project) -> dict[str, str]:
+    """Test folder (relative) -> the Django settings module tox runs it with; "" is the main suite's."""
+    table: dict[str, str] = {}
+    for runner in project.unit_env.suites:
+        settings = _ds(runner.args) if runner.kind == "pytest" else None
+        if settings:
+            table.setdefault("", settings)
+            table.setdefault((runner.test_path or ".").strip("/").removeprefix("./").rstrip("."), settings)
+    return table
+
+
 def template_pytest_arguments(project: Project) -> str:
+    """The py.test template's options: the main suite's, with `--ds` replaced by devenv's per-folder
+    settings plugin when tox runs folders with different settings modules."""
     runner = project.unit_env.runner
-    return _arguments(tuple(runner.args)) if runner.kind == "pytest" else ""
+    if runner.kind != "pytest":
+        return ""
+    args = tuple(runner.args)
+    if len(set(django_settings(project).values())) > 1:
+        drop = {i for i, a in enumerate(args) if a.startswith("--ds=")}
+        drop |= {i for i, a in enumerate(args) if a == "--ds"} | {i + 1 for i, a in enumerate(args) if a == "--ds"}
+        args = tuple(a for i, a in enumerate(args) if i not in drop) + ("-p", DJANGO_PLUGIN)
+    return _arguments(args)
 
 
 def debug_environment(project: Project, env: ToxEnv) -> tuple[tuple[str, str], ...]:
@@ -116,9 +156,11 @@ def _test(project: Project, name: str, env: ToxEnv, runner: TestRunner, debug: b
         args = args + ("-s",)
     rel = path.strip("/").removeprefix("./")
     target = "$PROJECT_DIR$" if rel in ("", ".") else "$PROJECT_DIR$/" + rel
+    # A folder target, as PyCharm itself writes for a folder. Tried and left: a Custom target with
+    # `-k <package>.` (discovery from the project root) survives the current _jb_unittest_runner.py, which
+    # puts `--quiet` ahead of `discover` so that unittest rejects `-s` for any folder; but it imports every
+    # test package, and nova's functional tests without placement became 255 errors in the unit run.
     target_type, arguments = "PATH", _arguments(args) if factory == PYTEST else ""
-    if factory == UNITTESTS:
-        target_type, target, arguments = _unittest_suite(project, rel)
     return TestConfig(
         name=name,
         factory=factory,
@@ -128,24 +170,6 @@ def _test(project: Project, name: str, env: ToxEnv, runner: TestRunner, debug: b
         file=file_name(name),
         target_type=target_type,
     )
-
-
-def _unittest_suite(project: Project, rel: str) -> tuple[str, str, str]:
-    """(target type, target, additional arguments) for a whole unittest suite.
-
-    Not a folder target: the current _jb_unittest_runner.py builds `python -m unittest --quiet discover -s
-    DIR`, and unittest.main only honours `discover` as argv[1], so a folder fails with "unrecognized
-    arguments: -s" (the older helper, without --quiet, ran it). A Custom target with `-k <package>.` works
-    with both: unittest discovers from the working directory (the project root, so test ids are
-    `nova.tests.unit...`, as stestr's top_dir=./ names them) and keeps the tests under that package.
-    A suite folder that is not an importable package (discovery would not enter it) keeps the folder target.
-    """
-    parts = [p for p in rel.split("/") if p and p != "."]
-    if not parts:
-        return "CUSTOM", "", ""
-    if all((project.root.joinpath(*parts[:i]) / "__init__.py").is_file() for i in range(1, len(parts) + 1)):
-        return "CUSTOM", "", f"-k {'.'.join(parts)}."
-    return "PATH", "$PROJECT_DIR$/" + "/".join(parts), ""
 
 
 def _label(runner: TestRunner) -> str:

@@ -142,10 +142,25 @@ def _git_hygiene(project: Project, idea: Path, res: IdeResult) -> None:
     if idea.is_dir() and not gi.exists():
         fsutil.atomic_write(gi, IDEA_GITIGNORE)
         res.files[".gitignore"] = "create"
+    _django_plugin(project, idea, res)
     added = gitexclude.ensure(project.root)
     if added:
         res.hints.append(f"{' and '.join(added)} added to .git/info/exclude: the project's .gitignore does not "
                          "ignore them, and `git status` stays clean")
+
+
+def _django_plugin(project: Project, idea: Path, res: IdeResult) -> None:
+    """The per-folder settings plugin the py.test template names (runconfigs.template_pytest_arguments)."""
+    from devenv.ide import runconfigs
+
+    if len(set(runconfigs.django_settings(project).values())) <= 1:
+        return
+    target = idea / "devenv" / f"{runconfigs.DJANGO_PLUGIN}.py"
+    text = (paths.templates() / f"{runconfigs.DJANGO_PLUGIN}.py").read_text(encoding="utf-8")
+    if not target.is_file() or target.read_text(encoding="utf-8") != text:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fsutil.atomic_write(target, text)
+        res.files[f"devenv/{runconfigs.DJANGO_PLUGIN}.py"] = "create"
 
 
 def _hints(res: IdeResult, configs: list[jetbrains.PyCharmConfig], venv: venvinfo.VenvInfo,

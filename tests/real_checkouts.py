@@ -1,0 +1,175 @@
+"""Real OpenStack checkouts through the PyCharm launch emulation, beside the project's own runner.
+
+    python tests/real_checkouts.py /path/nova /path/horizon ...   (each already set up by `devenv init`)
+
+For every generated test configuration: the tests it finds (collect only: full suites take many minutes on
+2 cores) beside `stestr list` / `pytest --collect-only` on the same suite. For one test module, one class
+and one method of the main suite, gutter runs made from the templates, run for real, beside the same
+selection run directly (`stestr run --serial --no-discover ID` / `pytest FILE::Class::method`).
+Also used by test_real_checkouts.py (opt-in: DEVENV_TEST_CHECKOUTS).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pycharm  # noqa: E402
+
+
+def table_path() -> Path:
+    jb = Path(os.environ.get("DEVENV_JETBRAINS_HOME", "/nonexistent"))
+    tables = sorted(jb.glob("*/options/jdk.table.xml"))
+    assert tables, f"no jdk.table.xml under {jb}: set DEVENV_JETBRAINS_HOME as devenv init had it"
+    return tables[0]
+
+
+def ide_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHON", "PYTHONPATH", "VIRTUAL_ENV")}
+
+
+@dataclass
+class Row:
+    project: str
+    what: str
+    emulated: str
+    direct: str
+    same: bool
+
+
+def _counts(o: pycharm.Outcome, collect: bool = False) -> str:
+    if o.load_errors:
+        return f"found {o.found}, {len(o.load_errors)} load errors"
+    if collect:
+        return f"found {o.found}"
+    return f"found {o.found}, passed {o.passed}, failed {o.failed + o.errors}, skipped {o.skipped}"
+
+
+def first_test(root: Path, suite_dir: Path) -> tuple[Path, str, str] | None:
+    """(file, class, method) of the first test class with a test method, in sorted walk order."""
+    for dirpath, dirnames, filenames in os.walk(suite_dir):
+        dirnames[:] = sorted(d for d in dirnames if (Path(dirpath) / d / "__init__.py").is_file())
+        for f in sorted(filenames):
+            if not (f.startswith("test") and f.endswith(".py")):
+                continue
+            path = Path(dirpath) / f
+            try:
+                tree = ast.parse(path.read_text(encoding="utf-8"))
+            except (SyntaxError, UnicodeDecodeError):
+                continue
+            for node in tree.body:
+                if isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+                    methods = [n.name for n in node.body
+                               if isinstance(n, ast.FunctionDef) and n.name.startswith("test")]
+                    if methods:
+                        return path, node.name, methods[0]
+    return None
+
+
+def direct(root: Path, kind: str, selection: str, collect: bool, extra: list[str]) -> tuple[str, int]:
+    python = str(root / ".venv" / "bin" / "python")
+    env = {**ide_env(), "PWD": str(root)}
+    if kind == "stestr":
+        if collect:
+            out = subprocess.run([python, "-m", "stestr", *extra, "list"], cwd=root, env=env, capture_output=True,
+                                 text=True, timeout=900)
+            n = len([ln for ln in out.stdout.splitlines() if re.match(r"^[\w.]+\.\w+", ln)])
+            return f"found {n}", n
+        out = subprocess.run([python, "-m", "stestr", "run", "--serial", "--no-discover", selection], cwd=root,
+                             env=env, capture_output=True, text=True, timeout=900)
+        text = out.stdout + out.stderr
+        got = {k: int(v) for k, v in re.findall(r" - (Passed|Failed|Skipped): (\d+)", text)}
+        found = sum(got.values())
+        return (f"found {found}, passed {got.get('Passed', 0)}, failed {got.get('Failed', 0)}, "
+                f"skipped {got.get('Skipped', 0)}"), found
+    args = [python, "-m", "pytest", "-p", "no:cacheprovider", *extra, selection]
+    if collect:
+        out = subprocess.run([*args, "--collect-only", "-q"], cwd=root, env=env, capture_output=True, text=True,
+                             timeout=900)
+        n = len([ln for ln in out.stdout.splitlines() if "::" in ln])
+        return f"found {n}", n
+    out = subprocess.run([*args, "-q"], cwd=root, env=env, capture_output=True, text=True, timeout=900)
+    last = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
+    got = {k: int(v) for v, k in re.findall(r"(\d+) (passed|failed|skipped|error)", last)}
+    found = sum(got.values())
+    return (f"found {found}, passed {got.get('passed', 0)}, failed {got.get('failed', 0) + got.get('error', 0)}, "
+            f"skipped {got.get('skipped', 0)}"), found
+
+
+def check(root: Path) -> list[Row]:
+    table = table_path()
+    rows: list[Row] = []
+    confs = pycharm.configs(root)
+    main_dir: Path | None = None
+    kind = "pytest" if pycharm.project_runner(root) in ("py.test", "pytest") else "stestr"
+    for name, conf in confs.items():
+        if conf.type != "tests" or name.endswith("(debug)"):
+            continue
+        emu = pycharm.run(pycharm.build(root, table, conf, parent_env=ide_env()), collect_only=True, timeout=900,
+                          generation="classic")
+        args = conf.json("_new_additionalArguments").split()
+        if conf.json("_new_targetType") == "CUSTOM":
+            pkg = next((args[i + 1].rstrip(".") for i, a in enumerate(args[:-1]) if a == "-k"), "")
+            suite = root.joinpath(*pkg.split(".")) if pkg else root
+            d, n = direct(root, "stestr", "", True, ["--test-path", str(suite.relative_to(root) or ".")])
+        else:
+            suite = Path(pycharm.expand(conf.json("_new_target"), root))
+            if kind == "stestr":
+                d, n = direct(root, "stestr", "", True, ["--test-path", str(suite.relative_to(root))])
+            else:
+                d, n = direct(root, "pytest", str(suite), True, [a.strip('"') for a in args])
+        if main_dir is None and name.startswith("Unit tests"):
+            main_dir = suite
+        rows.append(Row(root.name, f"config '{name}' (collect)", _counts(emu, True), d,
+                        emu.found == n and not emu.load_errors))
+    if main_dir is None:
+        return rows
+    picked = first_test(root, main_dir)
+    if picked is None:
+        return rows
+    file, cls, meth = picked
+    dotted = ".".join(file.relative_to(root).with_suffix("").parts)
+    main_args = [a.strip('"') for a in pycharm.template(root, "py.test").json("_new_additionalArguments").split()] \
+        if kind == "pytest" else []
+    for what, symbol in (("module", None), ("class", cls), ("method", f"{cls}.{meth}")):
+        conf = pycharm.gutter(root, file, symbol)
+        emu = pycharm.run(pycharm.build(root, table, conf, parent_env=ide_env()), timeout=900,
+                          generation="classic")
+        if kind == "stestr":
+            sel = dotted if symbol is None else f"{dotted}.{symbol}"
+        else:
+            sel = str(file) if symbol is None else f"{file}::{symbol.replace('.', '::')}"
+        d, _ = direct(root, kind, sel, False, main_args)
+        label = f"gutter {what} {file.relative_to(root)}{'::' + symbol if symbol else ''}"
+        same = _counts(emu).split(", skipped")[0] == d.split(", skipped")[0]
+        rows.append(Row(root.name, label, _counts(emu), d, same and emu.ok))
+    return rows
+
+
+def main(argv: list[str]) -> int:
+    all_rows: list[Row] = []
+    for arg in argv:
+        root = Path(arg).resolve()
+        try:
+            rows = check(root)
+        except Exception as exc:  # a report tool: one project's trouble must not hide the others
+            rows = [Row(root.name, "error", f"{type(exc).__name__}: {exc}", "", False)]
+        for r in rows:
+            print(json.dumps(r.__dict__), flush=True)
+        all_rows += rows
+    print("\n| project | selection | emulated PyCharm launch | project's own runner | same |")
+    print("|---|---|---|---|---|")
+    for r in all_rows:
+        print(f"| {r.project} | {r.what} | {r.emulated} | {r.direct} | {'yes' if r.same else 'NO'} |")
+    return 0 if all(r.same for r in all_rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
