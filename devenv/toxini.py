@@ -222,44 +222,35 @@ class Resolver:
                     return True
         return False
 
-    def substitute(self, value: str, where: str, depth: int = 0) -> str:
-        if depth > 10:
-            self.unresolved.append(f"{where}: substitution nested too deep")
-            return value
+    def substitute(self, value: str, where: str, depth: int = 0, _stack: tuple[str, ...] = ()) -> str:
+        """Resolve tox substitutions, innermost braces first (so `{env:A:{env:B:c}}` works).
+
+        Every pass either replaces a `{...}` with its value or with a brace-free placeholder, so the
+        loop ends; `{[section]key}` references carry the chain of keys being resolved, and a key that
+        is already in it is a cycle (ConfigError, exit 3), never an endless loop.
+        """
 
         def repl(m: re.Match[str]) -> str:
-            return self._one(m.group(1), where, depth)
+            return self._one(m.group(1), where, depth, _stack)
 
-        # Resolve innermost braces first so `{env:A:{env:B:c}}` works.
-        prev = None
         out = value
-        while prev != out and _SUBST.search(out):
-            prev = out
+        while _SUBST.search(out):
             out = _SUBST.sub(repl, out)
-        return out.replace("\x00{", "{").replace("\x00}", "}")
+        if depth:
+            return out
+        return out.replace(_OPEN, "{").replace(_CLOSE, "}")
 
-    def _one(self, expr: str, where: str, depth: int) -> str:
+    def _one(self, expr: str, where: str, depth: int, stack: tuple[str, ...] = ()) -> str:
         root = str(self.ini.path.parent)
-        if expr in ("toxinidir", "tox_root"):
-            return root
+        simple = _simple(expr, root, self.env)
+        if simple is not None:
+            return simple
         if expr == "posargs" or expr.startswith("posargs:"):
             return expr.split(":", 1)[1] if ":" in expr else ""
-        if expr in ("envdir", "env_dir"):
-            return os.path.join(root, ".venv")
-        if expr in ("envpython", "env_python"):
-            return os.path.join(root, ".venv", "bin", "python")
-        if expr in ("envbindir", "env_bin_dir"):
-            return os.path.join(root, ".venv", "bin")
-        if expr in ("envname", "env_name"):
-            return self.env or "py3"
-        if expr in ("envtmpdir", "env_tmp_dir"):
-            return os.path.join(root, ".venv", "tmp")
-        if expr in ("envlogdir", "env_log_dir"):
-            return os.path.join(root, ".venv", "log")
-        if expr == "/":
-            return os.sep
-        if expr == ":":
-            return os.pathsep
+        if expr.startswith("tty:"):
+            # {tty:ON:OFF}: devenv's runs (an IDE, a git hook) have no terminal, so tox would take OFF
+            parts = expr.split(":", 2)
+            return parts[2] if len(parts) == 3 else ""
         if expr.startswith("env:"):
             parts = expr.split(":", 2)
             name = parts[1]
@@ -269,17 +260,61 @@ class Resolver:
                 return parts[2]
             self.unresolved.append(f"{where}: environment variable {name} is not set and has no default")
             return ""
-        m = re.fullmatch(r"\[([^\]]+)\](\S+)", expr)
+        m = re.fullmatch(r"\[([^\]]*)\](\S+)", expr)
         if m:
-            section, key = m.group(1), m.group(2)
+            section = m.group(1) or self.section  # `{[]key}`: tox reads the current section
+            key = m.group(2)
+            ref_id = f"[{section}]{key}"
+            if ref_id in stack or ref_id == _own_key(where):
+                chain = " -> ".join((*stack, ref_id))
+                raise ConfigError(f"tox.ini: {where}: the substitution {{{ref_id}}} refers back to itself "
+                                  f"({chain}); break the cycle in tox.ini")
             if section not in self.ini.sections or key not in self.ini.sections[section]:
                 self.unresolved.append(f"{where}: reference {{[{section}]{key}}} points to nothing")
                 return ""
             ref = self.ini.sections[section][key]
-            return self.substitute(self._filter_factors(ref), where, depth + 1)
-        # Something tox knows and we do not (or a literal brace): keep it and say so.
-        self.unresolved.append(f"{where}: cannot resolve {{{expr}}}")
-        return "\x00{" + expr + "\x00}"
+            return self.substitute(self._filter_factors(ref), where, depth + 1, (*stack, ref_id))
+        # Something only tox itself can know (or a literal brace): keep it and say so.
+        if expr in _TOX_ONLY:
+            self.unresolved.append(f"{where}: {{{expr}}} is known only inside tox ({_TOX_ONLY[expr]}); kept as is")
+        else:
+            self.unresolved.append(f"{where}: cannot resolve {{{expr}}}")
+        return _OPEN + expr + _CLOSE
+
+
+# Placeholders for a brace devenv keeps literally: never matched again by _SUBST.
+_OPEN, _CLOSE = "\x01", "\x02"
+# tox 4 substitutions whose value depends on the environment tox would build.
+_TOX_ONLY = {
+    "envsitepackagesdir": "the env's site-packages, which depends on its Python",
+    "env_site_packages_dir": "the env's site-packages, which depends on its Python",
+    "basepython": "the interpreter tox would pick",
+}
+
+
+def _own_key(where: str) -> str:
+    """`[testenv] deps` (the key being resolved) as a reference id, `[testenv]deps`."""
+    section, _, key = where.partition(" ")
+    return section + key
+
+
+def _simple(expr: str, root: str, env: str | None) -> str | None:
+    """The substitutions whose value follows from the project folder alone (tox 4 names and the old ones)."""
+    venv = os.path.join(root, ".venv")
+    work = os.path.join(root, ".tox")
+    table = {
+        "toxinidir": root, "tox_root": root, "setupdir": root, "package_root": root,
+        "envdir": venv, "env_dir": venv,
+        "envpython": os.path.join(venv, "bin", "python"), "env_python": os.path.join(venv, "bin", "python"),
+        "envbindir": os.path.join(venv, "bin"), "env_bin_dir": os.path.join(venv, "bin"),
+        "envname": env or "py3", "env_name": env or "py3",
+        "envtmpdir": os.path.join(venv, "tmp"), "env_tmp_dir": os.path.join(venv, "tmp"),
+        "envlogdir": os.path.join(venv, "log"), "env_log_dir": os.path.join(venv, "log"),
+        "toxworkdir": work, "work_dir": work, "temp_dir": os.path.join(work, ".tmp"),
+        "distdir": os.path.join(work, "dist"), "homedir": os.path.expanduser("~"),
+        "/": os.sep, ":": os.pathsep,
+    }
+    return table.get(expr)
 
 
 def parse_setenv(lines: list[str], where: str, unresolved: list[str]) -> dict[str, str]:

@@ -57,6 +57,20 @@ def template_stamp() -> str:
     return ";".join(parts)
 
 
+def code_stamp() -> str:
+    """Changes whenever the code that decides the files changes: an upgraded devenv (same version number,
+    e.g. a new checkout installed editable) re-renders, so what an earlier devenv wrote is repaired."""
+    here = Path(__file__).resolve().parent
+    parts = []
+    for path in sorted([*here.glob("*.py"), here.parent / "project.py", here.parent / "toxini.py"]):
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        parts.append(f"{path.name}:{st.st_size}:{st.st_mtime_ns}")
+    return ";".join(parts)
+
+
 def module_name(project: Project) -> str:
     """The folder name, unless .idea/modules.xml already lists one existing module: PyCharm made that
     one when the folder was first opened, and a second module on the same content root is an error."""

@@ -28,7 +28,7 @@ WORKSPACE = "workspace.xml"
 
 def fingerprint(project: Project, venv: venvinfo.VenvInfo, configs: list[jetbrains.PyCharmConfig]) -> str:
     parts = [__version__, str(record.FORMAT), repr(project), str(venv.python), venv.version or "",
-             render.template_stamp(), *(str(c.config_dir) for c in configs)]
+             render.template_stamp(), render.code_stamp(), *(str(c.config_dir) for c in configs)]
     return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
 
 
