@@ -152,3 +152,39 @@ def test_real_checkout_agrees_with_tox(tmp_path: Path, checkout: str) -> None:
         assert list(ours.commands) == tox_cmds, name
         assert dict(ours.setenv) == {k: v for k, v in setenv_of(tox["set_env"]).items() if k in ours.setenv}, name
         assert set(setenv_of(tox["set_env"])) - set(ours.setenv) <= TOX_OWN_SETENV | set(os.environ), name
+
+
+def _show(root: Path) -> subprocess.CompletedProcess[str]:
+    """`devenv show` in a child with a bound: a substitution that loops fails the test instead of hanging it."""
+    return subprocess.run([sys.executable, "-m", "devenv", "show", str(root)], capture_output=True, text=True,
+                          timeout=30)
+
+
+def test_unknown_substitutions_never_loop(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "tox.ini").write_text("[testenv]\ndeps = x\n"
+                                  "commands = stestr run {envsitepackagesdir} {typo} {tty:on:off} {temp_dir}\n")
+    done = _show(root)
+    assert done.returncode == 0, done.stderr
+    assert "{envsitepackagesdir} is known only inside tox" in done.stdout
+    assert "cannot resolve {typo}" in done.stdout
+    # and tox itself agrees on what it can resolve here: {tty:on:off} off a terminal, {temp_dir} in .tox
+    r = project.load(root)
+    assert "off" in r.unit_env.commands[0] and str(root / ".tox" / ".tmp") in r.unit_env.commands[0]
+    told = tox_config(root, ["py3"])["py3"]["commands"]
+    assert " off " in f" {told} " and str(root / ".tox" / ".tmp") in told
+
+
+@pytest.mark.parametrize("ini, chain", [
+    ("[testenv]\ndeps = {[testenv]deps}\ncommands = stestr run\n", "[testenv]deps"),
+    ("[a]\nx = {[b]x}\n[b]\nx = {[a]x}\n[testenv]\ndeps = {[a]x}\ncommands = stestr run\n",
+     "[a]x -> [b]x -> [a]x"),
+])
+def test_a_cyclic_reference_is_reported_with_its_keys(tmp_path: Path, ini: str, chain: str) -> None:
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "tox.ini").write_text(ini)
+    done = _show(root)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert chain in done.stderr and "Traceback" not in done.stderr
