@@ -63,3 +63,14 @@ def test_bad_interval_is_a_usage_error(run_cli, tmp_path) -> None:
     res = run_cli("wait-mount", str(tmp_path), "--interval", "0")
     assert res.exit_code == 2
     assert "--interval" in res.output
+
+
+@pytest.mark.parametrize("command", [("wait-mount", "--timeout"), ("wait-mount", "--interval"),
+                                     ("share", "check", "--timeout")])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e12", "-1", "0", "soon"])
+def test_durations_are_finite_positive_and_bounded(run_cli, tmp_path, command, value) -> None:
+    """`wait-mount --timeout nan` used to wait for ever, `inf`/`1e12` ended in exit 70: usage errors now."""
+    *words, option = command
+    res = run_cli(*words, str(tmp_path), option, value)
+    assert res.exit_code == 2, res.output
+    assert option in res.output and "Traceback" not in res.output

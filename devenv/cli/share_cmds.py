@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
-_timeout = click.option("--timeout", type=float, default=3.0, show_default=True, metavar="SECONDS",
+from devenv.cli.options import Seconds
+
+_timeout = click.option("--timeout", type=Seconds(), default=3.0, show_default=True, metavar="SECONDS",
                         help="Deadline for each probe; a probe that takes longer is reported as hung.")
 
 
@@ -101,9 +103,9 @@ def setup(path: Path | None, mode: str, guest_name: str | None, project: str | N
 
 @click.command("wait-mount")
 @click.argument("path")
-@click.option("--timeout", type=float, default=60.0, show_default=True, metavar="SECONDS",
+@click.option("--timeout", type=Seconds(), default=60.0, show_default=True, metavar="SECONDS",
               help="Give up after this long.")
-@click.option("--interval", type=float, default=0.5, show_default=True, metavar="SECONDS",
+@click.option("--interval", type=Seconds(), default=0.5, show_default=True, metavar="SECONDS",
               help="Time between looks.")
 def wait_mount(path: str, timeout: float, interval: float) -> None:
     """Wait, with a bound, until PATH is a live mount (for boot scripts and services).

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from devenv.cli.options import output_options, reporter
+from devenv.cli.options import Seconds, output_options, reporter
 
 _installer = click.option("--installer", type=click.Choice(["auto", "uv", "pip"]), default="auto", show_default=True,
                           help="Package installer; auto uses uv when available.")
@@ -14,7 +14,7 @@ _python = click.option("--python", "python", metavar="PATH|X.Y",
                        help="Interpreter for the venv (default: one that satisfies the project's floor).")
 _constraints = click.option("--constraints", metavar="FILE|URL",
                             help="Constraints (default: $TOX_CONSTRAINTS_FILE, else what tox.ini names).")
-_lock = click.option("--lock-timeout", type=float, default=30.0, show_default=True, metavar="SECONDS",
+_lock = click.option("--lock-timeout", type=Seconds(), default=30.0, show_default=True, metavar="SECONDS",
                      help="How long to wait for another devenv run on the same project.")
 
 
@@ -120,7 +120,7 @@ def show(path, json_mode):
 @click.command()
 @click.argument("path", required=False)
 @click.option("--guest", "guest_name", metavar="NAME", help="Check only this guest (default: every guest).")
-@click.option("--share-timeout", type=float, default=3.0, show_default=True, metavar="SECONDS",
+@click.option("--share-timeout", type=Seconds(), default=3.0, show_default=True, metavar="SECONDS",
               help="Deadline for each share probe on a guest.")
 @click.option("--json", "json_mode", is_flag=True, help="Print the findings as JSON.")
 def doctor(path, guest_name, share_timeout, json_mode):
