@@ -73,9 +73,16 @@ def first_test(root: Path, suite_dir: Path) -> tuple[Path, str, str] | None:
     return None
 
 
+def tox_env(root: Path) -> dict[str, str]:
+    """What tox sets for the unit env (its setenv), as the direct run gets it under tox."""
+    from devenv import project
+
+    return {k: v for k, v in project.load(root).unit_env.setenv.items() if k != "PYTHON"}
+
+
 def direct(root: Path, kind: str, selection: str, collect: bool, extra: list[str]) -> tuple[str, int]:
     python = str(root / ".venv" / "bin" / "python")
-    env = {**ide_env(), "PWD": str(root)}
+    env = {**ide_env(), **tox_env(root), "PWD": str(root)}
     if kind == "stestr":
         if collect:
             out = subprocess.run([python, "-m", "stestr", *extra, "list"], cwd=root, env=env, capture_output=True,
