@@ -8,6 +8,7 @@ that an interrupted run left half-done, so the next run always starts from a usa
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,16 +171,25 @@ def _swap(new: Path, venv: Path) -> None:
 
 
 def _relocate(new: Path, final: Path) -> None:
-    """Script shebangs and activate files name the folder they were made in; point them at `final`."""
-    src, dst = os.fsencode(str(new)), os.fsencode(str(final))
+    """Script shebangs and activate files name the folder they were made in; point them at `final`.
+
+    `new` and `final` are siblings (.venv.devenv-new and .venv), so what changes is the last name only,
+    and that name has no character any quoting touches. Matching the whole path did not work: installers
+    quote a path with `'`, `"`, `$` or a backslash in their own ways ('/a/it'"'"'s/...', '/a/b'"\\"'c/...),
+    and such a venv's scripts kept pointing at the -new folder.
+    """
+    assert new.parent == final.parent
+    pattern = re.compile(re.escape(os.fsencode("/" + new.name)) + rb"(?=[/'\"\\\s]|$)", re.M)
+    repl = os.fsencode("/" + final.name)
     for path in [*(new / "bin").iterdir(), new / "pyvenv.cfg"]:
         if path.is_symlink() or not path.is_file() or path.stat().st_size > 1 << 20:
             continue
         data = path.read_bytes()
-        if src in data:
+        changed = pattern.sub(repl, data)
+        if changed != data:
             mode = path.stat().st_mode
             tmp = path.with_name(path.name + ".devenv-tmp")
-            tmp.write_bytes(data.replace(src, dst))
+            tmp.write_bytes(changed)
             os.chmod(tmp, mode)
             os.replace(tmp, path)
 
