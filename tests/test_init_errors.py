@@ -156,3 +156,23 @@ def test_clone_from_local_source_and_known_names(tmp_path: Path, run_cli, monkey
     assert source.is_known("nova") and source.is_known("oslo.messaging") and source.is_known("python-novaclient")
     assert source.upstream_url("nova") == "https://opendev.org/openstack/nova"
     assert not source.is_known("left-pad")
+
+
+def test_state_folder_that_cannot_be_written_is_one_message(tmp_path, monkeypatch) -> None:
+    """DEVENV_HOME under a regular file (or read-only): one line naming the folder and the variable."""
+    import subprocess
+    import sys
+
+    from idefix import copy_sample, fake_venv
+
+    root = copy_sample(tmp_path / "svc")
+    fake_venv(root)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("DEVENV_HOME", str(blocker / "state"))
+    for command in ("ide", "refresh"):
+        done = subprocess.run([sys.executable, "-m", "devenv", command, str(root)], capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 1, done.stderr
+        assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+        assert f"devenv keeps its state in {blocker / 'state'}" in done.stderr and "DEVENV_HOME" in done.stderr

@@ -10,6 +10,7 @@ import os
 import sys
 import time
 import traceback
+from typing import NoReturn
 
 import click
 
@@ -33,11 +34,38 @@ class DevenvGroup(click.Group):
             ctx.exit(130)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except OSError as exc:
+            folder = _unwritable_root(exc)
+            if folder is None:
+                self._crash(ctx)
+            click.echo(f"devenv: error: cannot write {exc.filename}: {exc.strerror}", err=True)
+            click.echo(f"  hint: devenv keeps its state in {folder[0]}; make it a writable folder or point "
+                       f"{folder[1]} at one", err=True)
+            ctx.exit(1)
         except Exception:  # a bug: keep the traceback in a log, show one line
-            log = _crash_log()
-            click.echo(f"devenv: internal error (a bug); details in {log}", err=True)
-            ctx.exit(70)
+            self._crash(ctx)
         return None
+
+    def _crash(self, ctx: click.Context) -> NoReturn:
+        log = _crash_log()
+        click.echo(f"devenv: internal error (a bug); details in {log}", err=True)
+        ctx.exit(70)
+
+
+def _unwritable_root(exc: OSError) -> tuple[str, str] | None:
+    """(folder, variable) when the failed path lies in one of devenv's redirectable roots (paths.py)."""
+    from pathlib import Path
+
+    from devenv import paths
+
+    if not exc.filename:
+        return None
+    failed = Path(os.fsdecode(exc.filename))
+    roots = [(paths.state_home(), "DEVENV_HOME")] + [(r, "DEVENV_JETBRAINS_HOME") for r in paths.jetbrains_roots()]
+    for root, var in roots:
+        if failed == root or root in failed.parents:
+            return str(root), var
+    return None
 
 
 def _crash_log() -> str:
