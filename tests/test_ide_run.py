@@ -10,13 +10,11 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pycharm
 import pytest
-from idefix import UPPER_CONSTRAINTS, UV_ENV
+from idefix import build_venv
 
 from devenv import project
 from devenv.ide import render, setup
@@ -179,15 +177,7 @@ def shadow_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "tox.ini").write_text(SHADOW_TOX)
     (root / "test-requirements.txt").write_text("stestr\ntesttools\nfixtures\n")
     (root / ".stestr.conf").write_text("[DEFAULT]\ntest_path=./shadow/tests/unit\ntop_dir=./\n")
-    env = {**os.environ, **UV_ENV}
-    uv = shutil.which("uv") or pytest.skip("uv is not installed")
-    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(root / ".venv")], check=True, env=env,
-                   timeout=120)
-    args = [uv, "pip", "install", "-q", "--python", str(root / ".venv/bin/python"), "-e", str(root),
-            "-r", str(root / "test-requirements.txt")]
-    if UPPER_CONSTRAINTS.is_file():
-        args += ["-c", str(UPPER_CONSTRAINTS)]
-    subprocess.run(args, check=True, env=env, timeout=600)
+    build_venv(root)
     return root
 
 
@@ -293,15 +283,7 @@ def django_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "setup.py").write_text("import setuptools\nsetuptools.setup()\n")
     (root / "tox.ini").write_text(DJ_TOX)
     (root / "test-requirements.txt").write_text("pytest\npytest-django\ndjango\n")
-    env = {**os.environ, **UV_ENV}
-    uv = shutil.which("uv") or pytest.skip("uv is not installed")
-    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(root / ".venv")], check=True, env=env,
-                   timeout=120)
-    args = [uv, "pip", "install", "-q", "--python", str(root / ".venv/bin/python"), "-e", str(root),
-            "-r", str(root / "test-requirements.txt")]
-    if UPPER_CONSTRAINTS.is_file():
-        args += ["-c", str(UPPER_CONSTRAINTS)]
-    subprocess.run(args, check=True, env=env, timeout=600)
+    build_venv(root)
     return root
 
 
