@@ -13,8 +13,14 @@ from devenv.errors import DevenvError
 
 
 def atomic_write(path: Path, data: str | bytes, mode: int | None = None) -> None:
-    """Write via a temp file in the same folder, fsync, then os.replace over the target."""
+    """Write via a temp file in the same folder, fsync, then os.replace over the target.
+
+    A symlink is written through, to the file it points at: dotfile managers link jdk.table.xml and
+    shell files, and replacing the link with a regular file would silently detach it from the user's repo.
+    """
     path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

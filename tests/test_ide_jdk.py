@@ -190,3 +190,16 @@ def test_without_a_venv_project_files_come_first_and_the_sdk_follows(tmp_path: P
     res = apply(root)
     assert res.files["misc.xml"] == "update" and sdk_of(root) == "Python 3.11 (sample-service)"
     assert set(res.jdk_tables.values()) == {"create"}
+
+
+def test_symlinked_table_is_written_through_the_link(svc: Path, jb_home: Path, tmp_path: Path) -> None:
+    """A dotfile manager keeps jdk.table.xml in its repo and links it: the link stays, its target changes."""
+    real = tmp_path / "dotfiles" / "jdk.table.xml"
+    real.parent.mkdir()
+    real.write_text(OTHER.format(name="Python 3.9 (other)", home="/elsewhere/bin/python"))
+    table = jb_home / "PyCharm2024.1/options/jdk.table.xml"
+    table.symlink_to(real)
+    apply(svc)
+    assert table.is_symlink() and table.resolve() == real
+    assert names(real) == {"Python 3.9 (other)": "/elsewhere/bin/python",
+                           "Python 3.11 (sample-service)": str(svc / ".venv/bin/python")}

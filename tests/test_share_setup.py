@@ -193,3 +193,15 @@ def test_write_keeps_the_rest_backs_up_and_is_idempotent(run_cli, tmp_path: Path
 def test_merge_block_refuses_a_damaged_block() -> None:
     with pytest.raises(share_setup.UsageError):
         share_setup.merge_block("# >>> devenv share setup (nfs) >>>\nno end\n", "nfs", "x")
+
+
+def test_write_through_a_symlinked_target(run_cli, tmp_path: Path) -> None:
+    real = tmp_path / "infra" / "Vagrantfile"
+    real.parent.mkdir()
+    real.write_text('Vagrant.configure("2") do |config|\nend\n')
+    link = tmp_path / "Vagrantfile"
+    link.symlink_to(real)
+    res = run_cli("share", "setup", str(tmp_path), "--guest-path", "/opt/stack/x", "--write", str(link), *IDS,
+                  "--mode", "nfs")
+    assert res.exit_code == 0, res.output
+    assert link.is_symlink() and ">>> devenv share setup (nfs)" in real.read_text()
