@@ -163,8 +163,11 @@ def test_clash_is_a_conflict_until_resolved(proj: Path) -> None:
     assert configs(proj)["Unit tests (debug)"]["envs"]["NEW_VAR"] == "1"  # other files written
     with pytest.raises(Conflict):
         apply(proj)  # still reported: never silently resolved
-    apply(proj, force=True)
+    forced = apply(proj, force=True)
     assert configs(proj)["Unit tests"]["envs"]["OS_TEST_TIMEOUT"] == "90"
+    # --force replaced the user's 999, and kept it first, as --help promises
+    saved = list((paths.project_state(proj) / "backups").glob("Unit_tests.xml.devenv-backup-*"))
+    assert len(saved) == 1 and 'value="999"' in saved[0].read_text() and str(saved[0]) in forced.backups
     assert set(apply(proj).files.values()) == {"identical"}
 
 

@@ -25,6 +25,7 @@ class FileOutcome:
     diff: str = ""
     text: str | None = None  # what to write (None: nothing)
     backup: Path | None = None
+    overridden: list[str] = field(default_factory=list)  # clashes --force resolved for devenv's side
 
 
 def _diff(rel: str, old: str, new: str) -> str:
@@ -51,7 +52,8 @@ def apply(idea: Path, rel: str, ours: str, base: str | None, *, force: bool, dry
     else:
         out = _merge(rel, ours, base, current, force) if not unreadable else \
             FileOutcome(rel, "skip", error=f"cannot read .idea/{rel}: {unreadable}", base=base)
-        if out.error or (base is None and out.text is not None):
+        overridden = bool(out.overridden) and out.text is not None  # --force beats a user edit
+        if out.error or (base is None and out.text is not None) or overridden:
             # unusable, or a file devenv never wrote that it is about to change: keep the original
             out.backup = None if dry_run else _backup(path, backup_dir)
             if force:  # replace the unusable file with the render, the original is in the backup
@@ -83,6 +85,11 @@ def _merge(rel: str, ours: str, base: str | None, current: str, force: bool) -> 
             base_el = xmlio.parse(base)
         except xmlio.XmlError:
             base_el = None
+    overridden: list[str] = []
+    if force:  # what --force is about to overwrite: the user's side of each clash (kept in a backup)
+        overridden = merge.merge3(xmlio.parse(base) if base is not None and base_el is not None else None,
+                                  xmlio.parse(ours),
+                                  xmlio.parse(current), force=False).conflicts
     result = merge.merge3(base_el, ours_el, theirs_el, force=force)
     # A conflict keeps the old base, so it is reported again until the user resolves it.
     new_base = base if result.conflicts and not force else ours
@@ -90,7 +97,8 @@ def _merge(rel: str, ours: str, base: str | None, current: str, force: bool) -> 
     if xmlio.same(result.root, theirs_el):
         return FileOutcome(rel, verb if result.conflicts else "identical", result.conflicts, base=new_base)
     text = xmlio.serialize(result.root, header=ours.startswith("<?xml"))
-    return FileOutcome(rel, verb, result.conflicts, base=new_base, diff=_diff(rel, current, text), text=text)
+    return FileOutcome(rel, verb, result.conflicts, base=new_base, diff=_diff(rel, current, text), text=text,
+                       overridden=overridden)
 
 
 def _commit(path: Path, out: FileOutcome, dry_run: bool, old_base: str | None) -> FileOutcome:
