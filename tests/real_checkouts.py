@@ -88,6 +88,9 @@ def direct(root: Path, kind: str, selection: str, collect: bool, extra: list[str
             out = subprocess.run([python, "-m", "stestr", *extra, "list"], cwd=root, env=env, capture_output=True,
                                  text=True, timeout=900)
             n = len([ln for ln in out.stdout.splitlines() if re.match(r"^[\w.]+\.\w+", ln)])
+            if not n:
+                tail = (out.stderr.strip().splitlines() or [f"exit {out.returncode}"])[-1]
+                return f"found 0 (stestr list: {tail[:160]})", 0
             return f"found {n}", n
         out = subprocess.run([python, "-m", "stestr", "run", "--serial", "--no-discover", selection], cwd=root,
                              env=env, capture_output=True, text=True, timeout=900)
