@@ -18,6 +18,9 @@ from pathlib import Path
 
 from devenv.errors import LockBusy
 
+# How long a run waits for another run's lock before it says who holds it (the one home of this number).
+DEFAULT_TIMEOUT = 30.0
+
 
 @contextmanager
 def project_lock(path: Path, timeout: float) -> Iterator[None]:

@@ -12,7 +12,7 @@ from devenv.errors import DevenvError, InstallError
 from devenv.project import Project
 from devenv.report import Reporter
 
-LOCK_TIMEOUT = 30.0
+LOCK_TIMEOUT = lock.DEFAULT_TIMEOUT
 
 
 @dataclass(frozen=True)

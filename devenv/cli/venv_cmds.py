@@ -6,6 +6,7 @@ import json
 
 import click
 
+from devenv import lock
 from devenv.cli.options import Seconds, output_options, reporter
 
 _installer = click.option("--installer", type=click.Choice(["auto", "uv", "pip"]), default="auto", show_default=True,
@@ -14,7 +15,8 @@ _python = click.option("--python", "python", metavar="PATH|X.Y",
                        help="Interpreter for the venv (default: one that satisfies the project's floor).")
 _constraints = click.option("--constraints", metavar="FILE|URL",
                             help="Constraints (default: $TOX_CONSTRAINTS_FILE, else what tox.ini names).")
-_lock = click.option("--lock-timeout", type=Seconds(), default=30.0, show_default=True, metavar="SECONDS",
+_lock = click.option("--lock-timeout", type=Seconds(), default=lock.DEFAULT_TIMEOUT, show_default=True,
+                     metavar="SECONDS",
                      help="How long to wait for another devenv run on the same project.")
 
 

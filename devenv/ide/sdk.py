@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devenv import fsutil
+from devenv import fsutil, lock, paths
 from devenv.errors import DevenvError
 from devenv.ide import jdktable, jetbrains
 
@@ -25,6 +28,24 @@ class Table:
     path: Path
     root: etree._Element | None  # None: unusable (reported)
     original: str  # text as read ('' when the file did not exist)
+
+
+@contextmanager
+def tables_locked(configs: list[jetbrains.PyCharmConfig], *, dry_run: bool) -> Iterator[None]:
+    """Hold a lock for each table (in path order, so two runs never wait on each other crosswise).
+
+    The lock files live in devenv's state folder, never in PyCharm's config folder; flock goes away
+    with a killed holder. A dry run reads only and takes none.
+    """
+    if dry_run or not configs:
+        yield
+        return
+    with ExitStack() as stack:
+        for path in sorted({str(c.jdk_table) for c in configs}):
+            digest = hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+            stack.enter_context(lock.project_lock(paths.state_home() / "locks" / f"jdk-table-{digest}.lock",
+                                                  timeout=lock.DEFAULT_TIMEOUT))
+        yield
 
 
 def load_tables(configs: list[jetbrains.PyCharmConfig], res: IdeResult, *, dry_run: bool,

@@ -56,12 +56,16 @@ def _apply(project: Project, rep: Reporter, *, dry_run: bool, force: bool) -> Id
     from devenv.ide import sdk
 
     res = IdeResult()
-    tables = sdk.load_tables(configs, res, dry_run=dry_run, backup_dir=_backups(project))
-    name, renamed = sdk.choose(tables, project, venv, rec.sdk_name)
-    res.sdk_name, res.sdk_renamed = name, renamed
-    plan = render.plan(project, name)
-    new = _project_files(project, idea, plan, rec, res, dry_run=dry_run, force=force)
-    running = sdk.write_tables(tables, project, venv, name, res, dry_run=dry_run, force=force)
+    # jdk.table.xml is shared by every project on the machine: read, choose the name and write under one
+    # lock per table, or two `devenv ide` runs on different projects each write back what they read and
+    # one SDK entry is lost (and a name can be handed out twice).
+    with sdk.tables_locked(configs, dry_run=dry_run):
+        tables = sdk.load_tables(configs, res, dry_run=dry_run, backup_dir=_backups(project))
+        name, renamed = sdk.choose(tables, project, venv, rec.sdk_name)
+        res.sdk_name, res.sdk_renamed = name, renamed
+        plan = render.plan(project, name)
+        new = _project_files(project, idea, plan, rec, res, dry_run=dry_run, force=force)
+        running = sdk.write_tables(tables, project, venv, name, res, dry_run=dry_run, force=force)
     _workspace(project, idea, plan, rec, new, res, running, dry_run=dry_run, force=force)
     _hints(res, configs, venv, project)
     if not dry_run:
