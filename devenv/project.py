@@ -194,9 +194,53 @@ def _read_pyproject(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}", "fix the file (pip would reject it too)") from exc
+    _check_pyproject_types(path, data)
+    return data
+
+
+# The shape PEP 621/517 give the fields devenv reads: (table, key) -> (type, what it must be).
+_PYPROJECT_TYPES: dict[tuple[str, str], tuple[type, str]] = {
+    ("", "project"): (dict, "a table"),
+    ("", "build-system"): (dict, "a table"),
+    ("", "tool"): (dict, "a table"),
+    ("project", "name"): (str, "a string"),
+    ("project", "requires-python"): (str, 'a string such as ">=3.10"'),
+    ("project", "dependencies"): (list, 'a list of requirement strings, e.g. ["six>=1.16"]'),
+    ("project", "optional-dependencies"): (dict, "a table of lists, e.g. test = [\"pytest\"]"),
+    ("project", "scripts"): (dict, 'a table, e.g. name = "package.module:function"'),
+    ("project", "gui-scripts"): (dict, 'a table, e.g. name = "package.module:function"'),
+    ("project", "dynamic"): (list, "a list of field names"),
+    ("build-system", "requires"): (list, "a list of requirement strings"),
+    ("build-system", "build-backend"): (str, "a string"),
+}
+
+
+def _check_pyproject_types(path: Path, data: dict[str, Any]) -> None:
+    """A wrong-typed field (`scripts = 5`, `name = 5`) is the user's to fix, said as such, not a crash."""
+    def fail(where: str, what: str, value: Any) -> None:
+        raise ConfigError(f"{path}: {where} must be {what}, not {type(value).__name__} {value!r}",
+                          "fix pyproject.toml (pip and build tools reject it too)")
+
+    for (table, key), (kind, what) in _PYPROJECT_TYPES.items():
+        holder = data if not table else data.get(table)
+        if isinstance(holder, dict) and key in holder and not isinstance(holder[key], kind):
+            fail(f"[{table}] {key}" if table else f"[{key}]", what, holder[key])
+    found = data.get("project")
+    proj: dict[str, Any] = found if isinstance(found, dict) else {}
+    for key in ("dependencies",):
+        for item in proj.get(key) or []:
+            if not isinstance(item, str):
+                fail(f"[project] {key} entry", "a requirement string", item)
+    for key in ("scripts", "gui-scripts"):
+        for name, target in (proj.get(key) or {}).items():
+            if not isinstance(target, str):
+                fail(f"[project.{key}] {name}", 'a string "package.module:function"', target)
+    for extra, reqs in (proj.get("optional-dependencies") or {}).items():
+        if not isinstance(reqs, list) or not all(isinstance(r, str) for r in reqs):
+            fail(f"[project.optional-dependencies] {extra}", "a list of requirement strings", reqs)
 
 
 def _read_setup_cfg(path: Path) -> configparser.RawConfigParser | None:

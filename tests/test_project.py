@@ -84,3 +84,24 @@ def test_plain_project_venv_gets_its_runner_and_rebuilds_on_removal(tmp_path: Pa
     r = run_cli("init", str(root), "--no-ide", "-v")
     assert r.exit_code == 0 and "rebuild" in r.output, r.output
     assert subprocess.run([py, "-c", "import six"], capture_output=True).returncode != 0
+
+
+@pytest.mark.parametrize("body, says", [
+    ('[project]\nname = 5\n', "[project] name must be a string"),
+    ('[project]\nname = "x"\nscripts = 5\n', "[project] scripts must be a table"),
+    ('[project]\nname = "x"\ndependencies = "six"\n', "[project] dependencies must be a list"),
+    ('[project]\nname = "x"\noptional-dependencies = 3\n', "[project] optional-dependencies must be a table"),
+    ('[project]\nname = "x"\nrequires-python = 3\n', "[project] requires-python must be a string"),
+    ('[build-system]\nrequires = 5\n[project]\nname = "x"\n', "[build-system] requires must be a list"),
+    ('project = 5\n', "[project] must be a table"),
+    ('[project]\nname = "x"\n[project.scripts]\na = 1\n', "[project.scripts] a must be a string"),
+])
+def test_wrong_typed_pyproject_field_is_one_message(tmp_path: Path, body: str, says: str) -> None:
+    """These ended in an internal error (exit 70), or were silently misread (a string of deps)."""
+    import sys
+
+    (tmp_path / "pyproject.toml").write_text(body)
+    done = subprocess.run([sys.executable, "-m", "devenv", "show", str(tmp_path)], capture_output=True, text=True,
+                          timeout=60, cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 3, done.stderr
+    assert says in done.stderr and "Traceback" not in done.stderr
