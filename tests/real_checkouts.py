@@ -65,9 +65,11 @@ def first_test(root: Path, suite_dir: Path) -> tuple[Path, str, str] | None:
             except (SyntaxError, UnicodeDecodeError):
                 continue
             for node in tree.body:
-                if isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
-                    methods = [n.name for n in node.body
-                               if isinstance(n, ast.FunctionDef) and n.name.startswith("test")]
+                # a decorated class or method may be a template (ddt, generated scenarios): its written
+                # name is not a test id either runner knows
+                if isinstance(node, ast.ClassDef) and node.name.startswith("Test") and not node.decorator_list:
+                    methods = [n.name for n in node.body if isinstance(n, ast.FunctionDef)
+                               and n.name.startswith("test") and not n.decorator_list]
                     if methods:
                         return path, node.name, methods[0]
     return None
