@@ -160,3 +160,37 @@ def test_hook_runs_the_current_devenv(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(sys, "argv", ["/usr/lib/python3/site-packages/pytest/__main__.py"])
     assert hooks.devenv_command() == [sys.executable, "-m", "devenv"]
     assert "'it'\\''s'" in hooks.script("post-merge", ["it's"])
+
+
+def test_shared_hooks_path_is_refused_unless_asked_and_then_acts_only_here(tmp_path: Path, run_cli) -> None:
+    """core.hooksPath shared by several repositories: installing there used to make every other
+    repository build a .venv on each checkout."""
+    shared = tmp_path / "company-hooks"
+    shared.mkdir()
+    ours, other = new_repo(tmp_path / "ours"), new_repo(tmp_path / "other")
+    for repo in (ours, other):
+        git(repo, "config", "core.hooksPath", str(shared))
+    refused = run_cli("hooks", "install", str(ours))
+    assert refused.exit_code == 2 and "core.hooksPath" in refused.output and "--shared-hooks-path" in refused.output
+    assert not any(shared.iterdir())
+    # asked for: installed, and a checkout in the other repository runs nothing of devenv's
+    probe = tmp_path / "ran"
+    hooks_cmd = ["sh", "-c", f'echo "$PWD" >> {probe}', "devenv"]
+    changes = hooks.install(ours, command=hooks_cmd, shared=True)
+    assert {c.verb for c in changes} == {"install"}
+    for repo in (other, ours):
+        git(repo, "checkout", "-q", "-b", "topic")
+    assert probe.read_text().splitlines() == [str(ours)]
+
+
+def test_an_edited_devenv_hook_is_backed_up_before_it_is_rewritten(tmp_path: Path) -> None:
+    repo = new_repo(tmp_path / "repo")
+    hooks.install(repo, command=["true"])
+    hook = repo / ".git/hooks/post-merge"
+    hook.write_text(hook.read_text().replace("exit $status", "echo my own line\nexit $status"))
+    backups = tmp_path / "backups"
+    changes = hooks.install(repo, command=["true"], backup_dir=backups)
+    assert {c.hook: c.verb for c in changes}["post-merge"] == "update"
+    (saved,) = backups.glob("post-merge.devenv-backup-*")
+    assert "echo my own line" in saved.read_text()
+    assert "post-merge.devenv-chained" in hook.read_text()  # the hook says where own commands go

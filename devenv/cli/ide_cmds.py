@@ -45,12 +45,22 @@ def hooks() -> None:
 
 @hooks.command("install")
 @click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--shared-hooks-path", is_flag=True,
+              help="Install even when core.hooksPath points outside the repository (the hooks then act only "
+                   "in this repository and its worktrees).")
 @output_options
-def hooks_install(path: Path | None, quiet: bool, verbose: bool, json_mode: bool) -> None:
-    """Add post-checkout, post-merge and post-rewrite hooks (existing hooks are chained, not replaced)."""
+def hooks_install(path: Path | None, shared_hooks_path: bool, quiet: bool, verbose: bool, json_mode: bool) -> None:
+    """Add post-checkout, post-merge and post-rewrite hooks (existing hooks are chained, not replaced).
+
+    A devenv hook that was edited is backed up before it is rewritten; put commands of your own in
+    <hook>.devenv-chained, which the hook runs first.
+    """
+    from devenv import paths
     from devenv.ide import hooks as domain
 
-    _show(domain.install((path or Path.cwd()).resolve()), quiet, verbose, json_mode)
+    root = (path or Path.cwd()).resolve()
+    changes = domain.install(root, shared=shared_hooks_path, backup_dir=paths.project_state(root) / "backups")
+    _show(changes, quiet, verbose, json_mode)
 
 
 @hooks.command("uninstall")

@@ -49,9 +49,19 @@ def _quote(arg: str) -> str:
     return "'" + arg.replace("'", "'\\''") + "'"
 
 
-def script(hook: str, command: list[str]) -> str:
+def git_common_dir(repo: Path) -> Path:
+    res = proc.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"], cwd=repo, timeout=30,
+                   what="git rev-parse")
+    if not res.ok:
+        raise UsageError(f"{repo} is not inside a git repository", "run `git init` or give a checkout's path")
+    return Path(res.stdout.strip()).resolve()
+
+
+def script(hook: str, command: list[str], common_dir: Path | None = None) -> str:
     cmd = " ".join(_quote(a) for a in command)
-    lines = ["#!/bin/sh", MARKER, 'chained="$0' + CHAINED + '"', "status=0"]
+    lines = ["#!/bin/sh", MARKER,
+             f"# devenv rewrites this file: put commands of your own in {hook}{CHAINED}, which it runs first",
+             'chained="$0' + CHAINED + '"', "status=0"]
     if hook == "post-rewrite":  # git feeds the rewritten commits on stdin: give the chained hook a copy
         lines += ['input=$(cat)',
                   'if [ -x "$chained" ]; then printf "%s\\n" "$input" | "$chained" "$@" || status=$?; fi']
@@ -59,6 +69,11 @@ def script(hook: str, command: list[str]) -> str:
         lines += ['if [ -x "$chained" ]; then "$chained" "$@" || status=$?; fi']
     if hook == "post-checkout":  # $3 = 0: a file checkout, the tree's setup did not change
         lines += ['if [ "$3" = "0" ]; then exit $status; fi']
+    if common_dir is not None:
+        # a hooks folder shared by several repositories (core.hooksPath): refresh only the one this hook
+        # was installed for (and its worktrees, which share its git dir), never build a venv elsewhere
+        lines += ['here=$(git rev-parse --path-format=absolute --git-common-dir 2>/dev/null)',
+                  f'if [ "$here" != {_quote(str(common_dir))} ]; then exit $status; fi']
     lines += [f"{cmd} refresh --quiet || echo 'devenv refresh failed; run it by hand to see why' >&2",
               "exit $status", ""]
     return "\n".join(lines)
@@ -71,17 +86,36 @@ def _ours(path: Path) -> bool:
         return False
 
 
-def install(repo: Path, command: list[str] | None = None) -> list[HookChange]:
+def _inside(path: Path, *roots: Path) -> bool:
+    p = path.resolve()
+    return any(p == r or r in p.parents for r in roots)
+
+
+def _toplevel(repo: Path) -> Path:
+    res = proc.run(["git", "rev-parse", "--show-toplevel"], cwd=repo, timeout=30, what="git rev-parse")
+    return Path(res.stdout.strip()).resolve() if res.ok and res.stdout.strip() else repo.resolve()
+
+
+def install(repo: Path, command: list[str] | None = None, shared: bool = False,
+            backup_dir: Path | None = None) -> list[HookChange]:
     folder = hooks_dir(repo)
+    common = git_common_dir(repo)
+    if not _inside(folder, common, _toplevel(repo)) and not shared:
+        raise UsageError(f"git's hooks folder for {repo} is {folder} (core.hooksPath), outside this repository: "
+                         "hooks there run in every repository that shares it",
+                         "pass --shared-hooks-path to install there anyway (the hooks then act only in this "
+                         "repository), or unset core.hooksPath for this repository")
     folder.mkdir(parents=True, exist_ok=True)
     cmd = command or devenv_command()
     out = []
     for hook in HOOKS:
         path, aside = folder / hook, folder / (hook + CHAINED)
-        text = script(hook, cmd)
+        text = script(hook, cmd, common)
         if path.exists() and _ours(path):
             same = path.read_text(encoding="utf-8") == text
             verb = "identical" if same else "update"
+            if not same:  # lines a user added to our hook are kept in a backup, never just dropped
+                fsutil.backup(path, backup_dir)
         elif path.exists() or path.is_symlink():
             if aside.exists():
                 raise UsageError(f"{aside} already exists and {path} is not devenv's",
