@@ -105,8 +105,10 @@ def direct(root: Path, kind: str, selection: str, collect: bool, extra: list[str
     if collect:
         out = subprocess.run([*args, "--collect-only", "-q"], cwd=root, env=env, capture_output=True, text=True,
                              timeout=900)
-        n = len([ln for ln in out.stdout.splitlines() if "::" in ln])
-        return f"found {n}", n
+        # pytest's own count: "1549/1567 tests collected (18 deselected)" or "996 tests collected"
+        m = re.search(r"(\d+)(?:/\d+)? tests? collected", out.stdout)
+        n = int(m.group(1)) if m else 0
+        return (f"found {n}" if m else f"found 0 (pytest: {out.stdout.strip().splitlines()[-1:]})"), n
     out = subprocess.run([*args, "-q"], cwd=root, env=env, capture_output=True, text=True, timeout=900)
     last = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
     got = {k: int(v) for v, k in re.findall(r"(\d+) (passed|failed|skipped|error)", last)}

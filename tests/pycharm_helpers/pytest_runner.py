@@ -32,8 +32,8 @@ class Counter:
         if report.failed:
             self.counts["load_errors"].append(report.nodeid)
 
-    def pytest_collection_modifyitems(self, items):
-        self.counts["found"] = len(items)
+    def pytest_collection_finish(self, session):
+        self.counts["found"] = len(session.items)  # after -m/-k deselection, as the run sees them
 
     def pytest_runtest_logreport(self, report):
         if report.when == "call" or (report.when == "setup" and not report.passed):
