@@ -15,6 +15,7 @@ import ast
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pycharm  # noqa: E402
+
+# Suites of at most this many tests are also run whole, through the emulation and directly.
+RUN_LIMIT = int(os.environ.get("DEVENV_REAL_RUN_LIMIT", "0"))
 
 
 def table_path() -> Path:
@@ -94,8 +98,9 @@ def direct(root: Path, kind: str, selection: str, collect: bool, extra: list[str
                 tail = (out.stderr.strip().splitlines() or [f"exit {out.returncode}"])[-1]
                 return f"found 0 (stestr list: {tail[:160]})", 0
             return f"found {n}", n
-        out = subprocess.run([python, "-m", "stestr", "run", "--serial", "--no-discover", selection], cwd=root,
-                             env=env, capture_output=True, text=True, timeout=900)
+        argv = [python, "-m", "stestr", *extra, "run", "--serial"]
+        argv += ["--no-discover", selection] if selection else []
+        out = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True, timeout=1800)
         text = out.stdout + out.stderr
         got = {k: int(v) for k, v in re.findall(r" - (Passed|Failed|Skipped): (\d+)", text)}
         found = sum(got.values())
@@ -128,7 +133,7 @@ def check(root: Path) -> list[Row]:
             continue
         emu = pycharm.run(pycharm.build(root, table, conf, parent_env=ide_env()), collect_only=True, timeout=900,
                           generation="classic")
-        args = conf.json("_new_additionalArguments").split()
+        args = shlex.split(conf.json("_new_additionalArguments"))
         if conf.json("_new_targetType") == "CUSTOM":
             pkg = next((args[i + 1].rstrip(".") for i, a in enumerate(args[:-1]) if a == "-k"), "")
             suite = root.joinpath(*pkg.split(".")) if pkg else root
@@ -138,11 +143,20 @@ def check(root: Path) -> list[Row]:
             if kind == "stestr":
                 d, n = direct(root, "stestr", "", True, ["--test-path", str(suite.relative_to(root))])
             else:
-                d, n = direct(root, "pytest", str(suite), True, [a.strip('"') for a in args])
+                d, n = direct(root, "pytest", str(suite), True, args)
         if main_dir is None and name.startswith("Unit tests"):
             main_dir = suite
         rows.append(Row(root.name, f"config '{name}' (collect)", _counts(emu, True), d,
                         emu.found == n and not emu.load_errors))
+        if 0 < n <= RUN_LIMIT:  # small enough to run whole, both ways
+            full = pycharm.run(pycharm.build(root, table, conf, parent_env=ide_env()), timeout=1800,
+                               generation="classic")
+            if kind == "stestr":
+                d, _ = direct(root, "stestr", "", False, ["--test-path", str(suite.relative_to(root))])
+            else:
+                d, _ = direct(root, "pytest", str(suite), False, args)
+            rows.append(Row(root.name, f"config '{name}' (run)", _counts(full), d,
+                            _counts(full).split(", skipped")[0] == d.split(", skipped")[0]))
     if main_dir is None:
         return rows
     picked = first_test(root, main_dir)
@@ -150,7 +164,7 @@ def check(root: Path) -> list[Row]:
         return rows
     file, cls, meth = picked
     dotted = ".".join(file.relative_to(root).with_suffix("").parts)
-    main_args = [a.strip('"') for a in pycharm.template(root, "py.test").json("_new_additionalArguments").split()] \
+    main_args = shlex.split(pycharm.template(root, "py.test").json("_new_additionalArguments")) \
         if kind == "pytest" else []
     for what, symbol in (("module", None), ("class", cls), ("method", f"{cls}.{meth}")):
         conf = pycharm.gutter(root, file, symbol)
