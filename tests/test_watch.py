@@ -104,11 +104,43 @@ def test_guest_goes_away_and_comes_back_pending_flushed(sync_project, own_sshd, 
     assert seen["summary"].failures >= 1 and seen["summary"].pending == []
 
 
-def test_excluder_matches_like_rsync():
-    ex = watch.Excluder(["__pycache__", "*.pyc", "/.devenv-backup/", "/data/", ".tox"])
-    assert ex("pkg/__pycache__/x.cpython-311.pyc") and ex("a/b.pyc") and ex(".tox/py3/bin/python")
-    assert ex(".devenv-backup/run/x") and ex("data/blob")
-    assert not ex("pkg/data/blob") and not ex("pkg/m.py") and not ex("tox.ini")
+def test_watch_excludes_are_rsyncs_own(tmp_path: Path) -> None:
+    """The watch decides with the same rules rsync is given (excludes.py), `+` includes of .devenvignore
+    included: checked against a real `rsync --dry-run` over the same tree."""
+    import shutil as _shutil
+
+    from devenv.host import excludes
+
+    root = tmp_path / "proj"
+    files = ["pkg/m.py", "pkg/__pycache__/m.cpython-311.pyc", "a/b.pyc", ".tox/py3/bin/python",
+             ".devenv-backup/run/x", "data/blob", "data/keep.txt", "pkg/data/blob", "tox.ini", "big.iso",
+             "docs/big.iso", "logs/app.log", "logs/keep/app.log"]
+    for rel in files:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("x")
+    # rsync's way to keep one file of an excluded folder: include the folder and the file, exclude the rest
+    (root / ".devenvignore").write_text("# mine\n+ /data/\n+ /data/keep.txt\n- /data/*\n*.iso\n; old\n- logs/\n")
+    matcher = excludes.Matcher(root, ("/tox.ini",))
+    ours = {rel for rel in files if not matcher(rel)}
+    if _shutil.which("rsync") is None:
+        pytest.skip("rsync is not installed (.ci/run installs it)")
+    out = subprocess.run(["rsync", "-a", "--dry-run", "--out-format=%n", *excludes.rsync_args(root, ("/tox.ini",)),
+                          f"{root}/", str(tmp_path / "dest")], capture_output=True, text=True, check=True).stdout
+    theirs = {ln for ln in out.splitlines() if ln and not ln.endswith("/")}
+    theirs.discard(".devenvignore")
+    assert ours == theirs, (ours ^ theirs)
+    assert "data/keep.txt" in ours and "pkg/data/blob" in ours and "data/blob" not in ours
+
+
+def test_the_vagrantfile_rsync_block_keeps_devenvs_backups(run_cli, tmp_path: Path) -> None:
+    """`vagrant rsync` runs with --delete: without /.devenv-backup/ excluded it deleted the conflict copies."""
+    from devenv.host import excludes
+
+    res = run_cli("share", "setup", str(tmp_path), "--guest-path", "/opt/stack/x", "--mode", "rsync",
+                  "--host-uid", "1500", "--host-gid", "1501", "--guest-uid", "2345", "--guest-gid", "2400")
+    assert res.exit_code == 0, res.output
+    for pattern in excludes.DEFAULT:
+        assert f"'{pattern}'" in res.output
 
 
 def test_ctrl_c_stops_the_cli_watch_cleanly(sync_project, sync_guest, sync_remote):

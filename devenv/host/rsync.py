@@ -17,16 +17,11 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from devenv import proc
+from devenv.host import excludes as excludes_mod
 from devenv.host import ssh
 from devenv.host.guests import Guest
 
-BACKUP_ROOT = ".devenv-backup"
-# Never worth syncing, and dangerous to overwrite on the guest (its own venv, test state, devstack's
-# multi-GB volume files). Excluded files are also protected from --delete.
-DEFAULT_EXCLUDES = (
-    ".venv", ".tox", ".stestr", "__pycache__", "*.pyc", ".idea", "*.egg-info",
-    "stack-volumes-*-backing-file", f"/{BACKUP_ROOT}/",
-)
+BACKUP_ROOT = excludes_mod.BACKUP_ROOT  # the one home is excludes.py
 # sender-side TZ=UTC makes %M a UTC timestamp we can parse without guessing the zone.
 OUT_FORMAT = "%i\t%l\t%M\t%n"
 TRANSIENT_EXIT = {10, 12, 30, 35, 255}  # socket I/O, protocol stream, timeouts, ssh gone
@@ -88,7 +83,7 @@ def argv(
         f"--out-format={OUT_FORMAT}", "--timeout=60",
         *(["--backup", f"--backup-dir={BACKUP_ROOT}/{backup_dir}"] if backup else []),
     ]
-    args += [f"--exclude={p}" for p in (*DEFAULT_EXCLUDES, *excludes)]
+    args += [f"--exclude={p}" for p in (*excludes_mod.DEFAULT, *excludes)]
     if exclude_from:
         args.append(f"--exclude-from={exclude_from}")
     if guest.rsync_path:

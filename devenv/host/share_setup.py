@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from devenv import fsutil, paths
 from devenv.errors import UsageError
-from devenv.host import uidfix
+from devenv.host import excludes, uidfix
 
 if TYPE_CHECKING:
     from devenv.host.guests import Guest
@@ -25,9 +25,6 @@ if TYPE_CHECKING:
 MODES = ("nfs", "rsync", "bindfs", "fstab")
 TEMPLATES = {"nfs": "vagrant_nfs.rb.j2", "rsync": "vagrant_rsync.rb.j2", "bindfs": "bindfs.sh.j2",
              "fstab": "fstab.j2"}
-# Never sync or share what the guest builds for itself, or multi-GB devstack files.
-EXCLUDES = (".venv", ".tox", ".stestr", "__pycache__", "*.pyc", ".idea", "*.egg-info",
-            "stack-volumes-*-backing-file")
 # _netdev: wait for the network; nofail: boot even without it; automount: mount on first access, so
 # nothing starts writing into the empty mount point; mount-timeout: a dead server fails in 30 s.
 FSTAB_OPTIONS = ("_netdev", "nofail", "x-systemd.automount", "x-systemd.mount-timeout=30")
@@ -74,7 +71,7 @@ def _context(layout: Layout, ids: Ids) -> dict[str, object]:
         "host_path": layout.host_path, "guest_path": layout.guest_path, "raw_path": layout.raw_path,
         "host_uid": ids.host_uid, "host_gid": ids.host_gid, "guest_uid": guest_uid, "guest_gid": guest_gid,
         "guest_user": ids.guest_user, "guest_group": ids.guest_group, "mapping": mapping,
-        "bindfs_command": shlex.join(argv), "excludes": EXCLUDES,
+        "bindfs_command": shlex.join(argv), "excludes": excludes.DEFAULT,
         "fstab_options": ",".join([f"map={mapping}", *FSTAB_OPTIONS,
                                    f"x-systemd.requires-mounts-for={fstab_escape(layout.raw_path)}"]),
     }

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from devenv.errors import DevenvError, UsageError
-from devenv.host import clock, conflicts, rsync, ssh, syncstate
+from devenv.host import clock, conflicts, excludes, rsync, ssh, syncstate
 from devenv.host.conflicts import ConflictItem
 from devenv.host.guests import Guest
 
@@ -286,12 +286,12 @@ def _verify(
 
 
 def _backup_abs(guest: Guest, run_id: str) -> str:
-    return f"{guest.path.rstrip('/')}/{rsync.BACKUP_ROOT}/{run_id}"
+    return f"{guest.path.rstrip('/')}/{excludes.BACKUP_ROOT}/{run_id}"
 
 
 def _ignore_file(root: Path) -> str | None:
-    path = root / ".devenvignore"
-    return str(path) if path.is_file() else None
+    path = excludes.ignore_file(root)
+    return str(path) if path else None
 
 
 def _notes(root: Path) -> list[str]:

@@ -10,7 +10,6 @@ away the pending set is kept and retried with backoff; it is flushed when the gu
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import os
 import threading
 import time
@@ -18,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devenv.host import rsync, ssh, sshmaster
+from devenv.host import excludes, ssh, sshmaster
 from devenv.host.guests import Guest
 from devenv.host.sync import SyncOptions, SyncResult, sync
 
@@ -36,29 +35,6 @@ class WatchSummary:
     failures: int = 0
     pending: list[str] = field(default_factory=list)  # not sent when the watch stopped
     seconds: float = 0.0
-
-
-class Excluder:
-    """rsync-like exclude patterns: 'name' matches any path component, '/name' only at the top."""
-
-    def __init__(self, patterns: list[str]) -> None:
-        self.anchored = [p.strip("/") for p in patterns if p.startswith("/")]
-        self.anywhere = [p.rstrip("/") for p in patterns if not p.startswith("/")]
-
-    def __call__(self, rel: str) -> bool:
-        parts = rel.split("/")
-        if any(fnmatch.fnmatchcase(parts[0], p) for p in self.anchored):
-            return True
-        return any(fnmatch.fnmatchcase(part, p) for part in parts for p in self.anywhere)
-
-
-def patterns_for(root: Path, opts: SyncOptions) -> list[str]:
-    found = [*rsync.DEFAULT_EXCLUDES, *opts.excludes]
-    ignore = root / ".devenvignore"
-    if ignore.is_file():
-        lines = ignore.read_text(encoding="utf-8", errors="replace").splitlines()
-        found += [ln.strip() for ln in lines if ln.strip() and not ln.startswith(("#", ";", "+"))]
-    return found
 
 
 def watch(
@@ -80,7 +56,7 @@ def watch(
     import watchfiles
 
     root = Path(project_root).resolve()
-    excluded = Excluder(patterns_for(root, opts))
+    excluded = excludes.Matcher(root, opts.excludes)
     summary = summary if summary is not None else WatchSummary()
     pending: set[str] = set()
     master = sshmaster.Master(guest)
@@ -140,7 +116,7 @@ def _rel(root: Path, path: str) -> str | None:
     return None if rel in ("", ".") else rel
 
 
-def _expand(root: Path, path: str, excluded: Excluder) -> list[str]:
+def _expand(root: Path, path: str, excluded: excludes.Matcher) -> list[str]:
     """A changed file is itself; a new folder is every file in it (events for its content can be lost)."""
     rel = _rel(root, path)
     if rel is None:
