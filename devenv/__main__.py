@@ -1,3 +1,3 @@
-from devenv.cli import main
+from devenv.cli import run
 
-main()
+run()

@@ -69,6 +69,7 @@ def run(
             text=True,
             errors="replace",
             start_new_session=True,  # our own process group, so a timeout kills children too
+            preexec_fn=_die_with_us(),
         )
     except FileNotFoundError as exc:
         prog = os.path.basename(argv[0])
@@ -90,6 +91,37 @@ def run(
             f"{what or os.path.basename(argv[0])} failed (exit {result.returncode}): {tail(result.stderr)}"
         )
     return result
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_us() -> Callable[[], None] | None:
+    """A preexec hook that makes the child die when devenv does (Linux PR_SET_PDEATHSIG).
+
+    The children run in sessions of their own (so a timeout can kill their whole group), which also
+    means a `kill -9` of devenv used to leave uv, pip or rsync running. Only for children devenv waits
+    for in the same thread: the signal follows the thread that started the child. libc is loaded here,
+    in the parent; the child only makes the one call (and exits if devenv died before it could).
+    """
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # devenv was already gone: the signal came before the hook
+            os._exit(1)
+
+    return hook
 
 
 def kill_group(proc: subprocess.Popen[str]) -> None:
@@ -128,7 +160,7 @@ def stream(
         proc = subprocess.Popen(  # noqa: S603 - an argument list, never a shell
             argv, cwd=cwd, env=dict(env) if env is not None else None, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
-            start_new_session=True,
+            start_new_session=True, preexec_fn=_die_with_us(),
         )
     except FileNotFoundError as exc:
         prog = os.path.basename(argv[0])
@@ -206,6 +238,7 @@ def run_lines(
             argv, env=dict(env) if env is not None else None,
             stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True,
+            preexec_fn=_die_with_us(),
         )
     except FileNotFoundError as exc:
         prog = os.path.basename(argv[0])

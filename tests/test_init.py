@@ -169,6 +169,57 @@ def test_ctrl_c_mid_rebuild_cleans_up_and_keeps_old_venv(tmp_path: Path, run_cli
     assert vpy(root, "import fixtures, sample_service").returncode == 0  # the previous one still works
 
 
+def _children_of(root: Path) -> list[int]:
+    """Processes still working on this project (pip, uv, the build backend): they name its path."""
+    from guestfix import processes_mentioning
+
+    return [p for p in processes_mentioning(str(root)) if p != os.getpid()]
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_sigterm_and_sighup_clean_up_like_ctrl_c(tmp_path: Path, run_cli, constraints: str, sig, code) -> None:
+    """Sent to devenv alone (`kill PID`, a closed terminal): its installer must not outlive it."""
+    root = sample(tmp_path)
+    proc = start_rebuild(root, constraints)
+    os.kill(proc.pid, sig)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == code, out
+    assert "interrupted" in out and "Traceback" not in out
+    assert not (root / ".venv.devenv-new").exists()
+    assert vpy(root, "import fixtures, sample_service").returncode == 0
+    deadline = time.monotonic() + 10
+    while _children_of(root) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _children_of(root) == []
+
+
+def test_kill_9_of_devenv_takes_a_silent_child_with_it(tmp_path: Path) -> None:
+    """A child that writes nothing (a slow rsync, a resolver) does not die of a broken pipe: it used to
+    outlive a `kill -9` of devenv, in a session of its own. proc's children now die with devenv."""
+    marker = f"devenv-orphan-probe-{os.getpid()}"
+    code = ("import sys; from devenv import proc; "
+            f"proc.run([sys.executable, '-c', 'import time; time.sleep(300)', '{marker}'], timeout=600)")
+    parent = subprocess.Popen([sys.executable, "-c", code])
+    from guestfix import processes_mentioning
+
+    def child() -> list[int]:
+        return [p for p in processes_mentioning(marker) if p != parent.pid]
+
+    deadline = time.monotonic() + 30
+    while not child() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert child(), "the child never started"
+    parent.kill()
+    parent.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while child() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = child()
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == []
+
+
 def test_interrupted_swap_is_finished_by_next_run(tmp_path: Path, run_cli, constraints: str) -> None:
     root = sample(tmp_path)
     assert init(run_cli, root, constraints).exit_code == 0

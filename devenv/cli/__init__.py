@@ -20,6 +20,27 @@ from devenv.errors import DevenvError
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (a closed terminal, `kill`, systemd): the same cleanup as Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated(signum)
+
+
+def _handle_termination() -> None:
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, _raise_terminated)
+
+
 class DevenvGroup(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -29,9 +50,9 @@ class DevenvGroup(click.Group):
             if exc.hint:
                 click.echo(f"  hint: {exc.hint}", err=True)
             ctx.exit(exc.exit_code)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             click.echo("devenv: interrupted; nothing half-done was kept — run the command again", err=True)
-            ctx.exit(130)
+            ctx.exit(128 + exc.signum if isinstance(exc, Terminated) else 130)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except OSError as exc:
@@ -108,3 +129,10 @@ def _register() -> None:
 
 
 _register()
+
+
+def run() -> None:
+    """The `devenv` command: SIGTERM and SIGHUP are handled like Ctrl-C (children stopped, half-built
+    state removed, exit 128+signal). In-process callers (tests, CliRunner) call `main` and keep theirs."""
+    _handle_termination()
+    main()
