@@ -43,15 +43,15 @@ def test_healthy_after_init_then_stale_then_broken(tmp_path: Path, run_cli) -> N
     req = root / "test-requirements.txt"
     req.write_text(req.read_text() + "six\n")
     code, data = doctor_json(run_cli, str(root))
-    assert code == 1 and not data["healthy"]
+    assert code == 10 and not data["healthy"]
     stale = by_check(data)["venv.fingerprint"]
     assert stale["status"] == "fail" and "out of date" in stale["message"] and "devenv refresh" in stale["fix"]
     human = run_cli("doctor", str(root))
-    assert human.exit_code == 1 and "fix: devenv refresh" in human.output and "needs action" in human.output
+    assert human.exit_code == 10 and "fix: devenv refresh" in human.output and "needs action" in human.output
 
     shutil.rmtree(root / ".venv")
     code, data = doctor_json(run_cli, str(root))
-    assert code == 1 and by_check(data)["venv"]["status"] == "fail"
+    assert code == 10 and by_check(data)["venv"]["status"] == "fail"
 
 
 @pytest.mark.guest
@@ -61,7 +61,7 @@ def test_guest_on_unmapped_share_reports_uid_mismatch_and_links(tmp_path: Path, 
                   "--path", str(real_guest.share_unmapped), "--project", str(root))
     assert add.exit_code == 0, add.output
     code, data = doctor_json(run_cli, str(root), "--guest", "vm")
-    assert code == 1
+    assert code == 10
     titles = [s["title"] for s in data["sections"]]
     assert titles[:2] == ["venv", "IDE"] and titles[2].startswith("guest vm")
     guest = {f["check"]: f for f in data["sections"][2]["findings"]}
@@ -95,7 +95,7 @@ def test_unreachable_guest_is_reported_quickly(tmp_path: Path, run_cli, real_gue
     state.write_text(text.replace('"port": null', '"port": 9'))
     start = time.monotonic()
     code, out = doctor_json(run_cli, str(root))
-    assert code == 1
+    assert code == 10
     reach = by_check(out)["guest.vm.reachable"]
     assert reach["status"] == "fail"
     assert time.monotonic() - start < 60

@@ -40,7 +40,7 @@ def _no_scratch_left(real_guest) -> None:
 def test_seed_case_unmapped_share_over_ssh(run_cli, real_guest, fx_project) -> None:
     code, found = _check(run_cli, str(real_guest.share_unmapped), "--guest", "fx", "--project", str(fx_project),
                          "--host-path", str(real_guest.host_tree))
-    assert code == 1
+    assert code == 10
     assert found["hardlink"]["status"] == "fail" and found["hardlink"]["errno"] == "EPERM"
     assert found["lock"]["status"] == "fail" and found["lock"]["errno"] == "EPERM"
     assert found["owner"]["status"] == "fail"
@@ -70,7 +70,7 @@ def test_mapped_share_over_ssh_is_clean(run_cli, real_guest, fx_project) -> None
 def test_sshfs_link_count_and_allow_other_reported(run_cli, real_guest, fx_project) -> None:
     code, found = _check(run_cli, str(real_guest.sshfs_share), "--guest", "fx", "--project", str(fx_project),
                          "--host-path", str(real_guest.host_tree))
-    assert code == 1
+    assert code == 10
     hl = found["hardlink"]
     assert hl["status"] == "fail"
     assert "st_nlink stays 1" in hl["message"] or hl["errno"], hl
@@ -108,7 +108,7 @@ def test_hung_share_is_reported_within_the_deadline(run_cli, real_guest, frozen_
     # bounded by the probe's own deadline; proc.run's timeout is only the safety net that would fail the test
     res = proc.run([sys.executable, "-m", "devenv", "share", "check", str(frozen_share), "--timeout", "1",
                     "--json"], timeout=15)
-    assert res.returncode == 1
+    assert res.returncode == 12  # hung (errors.EXIT_CODES)
     (only,) = json.loads(res.stdout)
     assert only["check"] == "mount" and only["status"] == "hung"
     assert "umount -l" in only["fix"]

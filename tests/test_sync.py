@@ -196,3 +196,28 @@ def test_devenvignore_and_exclude_option(sync_project, sync_guest, sync_remote):
     sync.sync(sync_project, sync_guest, SyncOptions(excludes=("/data/",)))
     files = guest_files(sync_remote)
     assert "big.log" not in files and "data/blob" not in files and "pkg/m1.py" in files
+
+
+def test_cli_sync_with_conflicts_exits_8_and_json_says_why(sync_project, sync_guest, sync_remote, real_guest,
+                                                           run_cli):
+    import json
+
+    from devenv.host import guests
+
+    guests.save(sync_project, sync_guest)
+    first = run_cli("sync", "--project", str(sync_project))
+    assert first.exit_code == 0, first.output
+    guest_write(real_guest, sync_remote / "pkg" / "m3.py", "guest work\n")
+    res = run_cli("sync", "--project", str(sync_project), "--json")
+    assert res.exit_code == 8, res.output  # the guest's change was kept aside: someone has to look
+    data = json.loads(res.output[res.output.index("{"):])
+    assert [c["path"] for c in data["sync"]["conflicts"]] == ["pkg/m3.py"]
+
+
+def test_json_failures_print_json(run_cli, tmp_path):
+    import json
+
+    res = run_cli("sync", "nope", "--project", str(tmp_path), "--json")
+    assert res.exit_code == 2
+    data = json.loads(res.stdout)
+    assert data["ok"] is False and data["exit_code"] == 2 and "guest" in data["error"]

@@ -15,7 +15,7 @@ from typing import NoReturn
 import click
 
 from devenv import __version__
-from devenv.errors import DevenvError
+from devenv.errors import DevenvError, exit_codes_help
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -42,6 +42,10 @@ def _handle_termination() -> None:
 
 
 class DevenvGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["devenv.argv"] = list(args)  # what --json on a failure looks for
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
@@ -49,6 +53,7 @@ class DevenvGroup(click.Group):
             click.echo(f"devenv: error: {exc.message}", err=True)
             if exc.hint:
                 click.echo(f"  hint: {exc.hint}", err=True)
+            _json_failure(ctx, exc.exit_code, exc.message, exc.hint)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt as exc:
             click.echo("devenv: interrupted; nothing half-done was kept — run the command again", err=True)
@@ -59,9 +64,10 @@ class DevenvGroup(click.Group):
             folder = _unwritable_root(exc)
             if folder is None:
                 self._crash(ctx)
-            click.echo(f"devenv: error: cannot write {exc.filename}: {exc.strerror}", err=True)
-            click.echo(f"  hint: devenv keeps its state in {folder[0]}; make it a writable folder or point "
-                       f"{folder[1]} at one", err=True)
+            message = f"cannot write {exc.filename}: {exc.strerror}"
+            hint = f"devenv keeps its state in {folder[0]}; make it a writable folder or point {folder[1]} at one"
+            click.echo(f"devenv: error: {message}\n  hint: {hint}", err=True)
+            _json_failure(ctx, 1, message, hint)
             ctx.exit(1)
         except Exception:  # a bug: keep the traceback in a log, show one line
             self._crash(ctx)
@@ -70,7 +76,16 @@ class DevenvGroup(click.Group):
     def _crash(self, ctx: click.Context) -> NoReturn:
         log = _crash_log()
         click.echo(f"devenv: internal error (a bug); details in {log}", err=True)
+        _json_failure(ctx, 70, "internal error (a bug)", f"details in {log}")
         ctx.exit(70)
+
+
+def _json_failure(ctx: click.Context, code: int, message: str, hint: str | None) -> None:
+    """A --json run prints JSON on stdout whatever happens, so a script never parses an error message."""
+    import json
+
+    if "--json" in ctx.meta.get("devenv.argv", ()):
+        click.echo(json.dumps({"ok": False, "exit_code": code, "error": message, "hint": hint}))
 
 
 def _unwritable_root(exc: OSError) -> tuple[str, str] | None:
@@ -105,7 +120,7 @@ def _crash_log() -> str:
         return "(could not write a log; traceback above)"
 
 
-@click.group(cls=DevenvGroup, context_settings=CONTEXT)
+@click.group(cls=DevenvGroup, context_settings=CONTEXT, epilog="\b\nExit codes:\n" + exit_codes_help())
 @click.version_option(__version__, prog_name="devenv")
 def main() -> None:
     """Take an OpenStack-style Python project from a checkout to a working development setup.

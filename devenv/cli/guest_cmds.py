@@ -143,7 +143,8 @@ def sync_cmd(name, watch, dry_run, delete, verify, excludes, project, quiet, ver
     """Copy the project to the guest with rsync over ssh; never silently overwrite a guest-side edit.
 
     A guest file changed since the last sync is kept in <guest folder>/.devenv-backup/<run>/ and
-    reported as a conflict. Files are deleted on the guest only with --delete (and kept in the backup).
+    reported as a conflict (exit 8). Files are deleted on the guest only with --delete (and kept in the
+    backup).
     .git is synced too (pbr takes the version from it); .venv, .tox, .stestr, __pycache__, *.pyc, .idea,
     *.egg-info, devstack volume files and the patterns in .devenvignore are not.
     """
@@ -154,12 +155,17 @@ def sync_cmd(name, watch, dry_run, delete, verify, excludes, project, quiet, ver
     root = _root(project)
     target = guests.load(root, name)
     opts = SyncOptions(dry_run=dry_run, delete=delete, verify=verify, excludes=tuple(excludes))
+    conflicts = False
     if watch:
         syncreport.run_watch(root, target, opts, rep)
     else:
-        syncreport.run_sync(root, target, opts, rep)
+        conflicts = bool(syncreport.run_sync(root, target, opts, rep).conflicts)
     if json_mode:
         rep.emit_json()
+    if conflicts:  # guest changes were kept aside: the run did its job, but someone has to look
+        from devenv.errors import Conflict
+
+        click.get_current_context().exit(Conflict.exit_code)
 
 
 COMMANDS: list[click.Command] = [guest, sync_cmd]

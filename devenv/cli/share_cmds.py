@@ -41,7 +41,8 @@ def check(path: str, host_path: Path | None, guest_name: str | None, project: st
     mtime skew and granularity, locks across processes, small-file cost, git's ownership check, sshfs
     options, and (with --host-path) stale caches and inotify. Each probe runs in a child with a deadline,
     in a scratch folder it removes; a hung share is reported within --timeout. Exit 0 when nothing
-    failed or hung, 1 otherwise; each problem comes with its fix (e.g. the bindfs --map line).
+    failed or hung, 10 when a probe failed, 12 when the share hangs; each problem comes with its fix (e.g. the
+    bindfs --map line).
     """
     from devenv.host import guests, share_check
 
@@ -52,7 +53,10 @@ def check(path: str, host_path: Path | None, guest_name: str | None, project: st
     else:
         for line in share_check.report_lines(result):
             click.echo(line)
-    click.get_current_context().exit(1 if result.failed else 0)
+    from devenv import errors
+
+    hung = any(f.status == "hung" for f in result.findings)
+    click.get_current_context().exit(errors.HUNG if hung else errors.UNHEALTHY if result.failed else 0)
 
 
 @share.command("setup")
@@ -111,7 +115,7 @@ def wait_mount(path: str, timeout: float, interval: float) -> None:
     """Wait, with a bound, until PATH is a live mount (for boot scripts and services).
 
     Live means: a mount point in /proc/self/mountinfo, a device other than its parent's, and statvfs
-    answering in a child process within a deadline. Exit 0 mounted, 1 not mounted in time, 2 hung.
+    answering in a child process within a deadline. Exit 0 mounted, 11 not mounted in time, 12 hung.
     """
     from devenv.host import mounts
 

@@ -128,7 +128,7 @@ def show(path, json_mode):
 def doctor(path, guest_name, share_timeout, json_mode):
     """One health report: venv, IDE setup, guests (reachable, UID/GID match, clock, share, last sync).
 
-    Exits 0 when healthy, 1 when something needs action (a `fail` or `hung` finding).
+    Exits 0 when healthy, 10 when something needs action (a `fail` or `hung` finding).
     """
     from pathlib import Path
 
@@ -154,7 +154,9 @@ def doctor(path, guest_name, share_timeout, json_mode):
                     click.echo(f"        fix: {f.fix}")
         click.echo("healthy" if not unhealthy else "needs action: see the fail/hung lines above")
     if unhealthy:
-        raise SystemExit(1)
+        from devenv import errors
+
+        raise SystemExit(errors.UNHEALTHY)
 
 
 COMMANDS: list[click.Command] = [init, refresh, show, doctor]

@@ -11,11 +11,12 @@ import os
 import time
 from dataclasses import dataclass
 
+from devenv import errors
 from devenv.errors import UsageError
 from devenv.host import probe_runner, probes
 
 MOUNTED, NOT_MOUNTED, HUNG = "mounted", "not-mounted", "hung"
-EXIT_CODES = {MOUNTED: 0, NOT_MOUNTED: 1, HUNG: 2}
+EXIT_CODES = {MOUNTED: 0, NOT_MOUNTED: errors.NOT_MOUNTED, HUNG: errors.HUNG}  # errors.EXIT_CODES
 
 
 @dataclass(frozen=True)
