@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def plan(project: Project, constraints_file: Path | None, extras: tuple[str, ...
 
 
 def install(kind: str, uv: str | None, python: Path, p: Plan, *, echo: bool, project: Project,
-            kept: bool = True) -> Path:
+            kept: bool = True, on_warning: Callable[[str], None] | None = None) -> Path:
     """Run the installer; returns the log path. Raises a DevenvError that says what went wrong."""
     log_dir = paths.project_state(project.root) / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -85,6 +86,9 @@ def install(kind: str, uv: str | None, python: Path, p: Plan, *, echo: bool, pro
                          what=f"{kind} install")
     if not result.ok:
         raise explain(result.stdout, log, "the previous venv was kept" if kept else "nothing usable was installed")
+    if on_warning is not None and not echo:  # with echo the user saw them go by already
+        for text in warnings(result.stdout):
+            on_warning(f"{kind}: {text}")
     return log
 
 
@@ -99,6 +103,22 @@ _BUILD = (re.compile(r"Failed to build `([^`@= ]+)"), re.compile(r"Failed to bui
           re.compile(r"metadata-generation-failed[\s\S]*?╰─> ([A-Za-z0-9._-]+)"))
 _NOT_FOUND = (re.compile(r"Because ([A-Za-z0-9._-]+) was not found in the package registry"),
               re.compile(r"No matching distribution found for ([^\s]+)"))
+
+
+# What installers print as warnings (uv: "warning: ...", pip: "WARNING: ..." / "DEPRECATION: ..."): a yanked
+# pin, a package that will stop building, a script dir not on PATH. Said, not buried in the log.
+_WARNING = re.compile(r"^\s*(?:warning|WARNING|DEPRECATION):\s*(.+)$")
+_NOISE = ("Running pip as the 'root' user", "is ignored: it is neither a file nor a directory",
+          "You are using pip version", "A new release of pip")
+
+
+def warnings(output: str, most: int = 8) -> list[str]:
+    found: list[str] = []
+    for line in output.splitlines():
+        m = _WARNING.match(line)
+        if m and not any(n in line for n in _NOISE) and m.group(1).strip() not in found:
+            found.append(m.group(1).strip())
+    return found[:most]
 
 
 def explain(output: str, log: Path, kept: str = "the previous venv was kept") -> DevenvError:

@@ -144,7 +144,8 @@ def _install(project: Project, venv: Path, cons: constraints_mod.Constraints, fp
     from devenv import installer
 
     p = installer.plan(project, cfile, fp.extras, fp.runner)
-    return installer.install(kind, uv, venv / "bin" / "python", p, echo=rep.interactive, project=project, kept=kept)
+    return installer.install(kind, uv, venv / "bin" / "python", p, echo=rep.interactive, project=project, kept=kept,
+                             on_warning=rep.warn)
 
 
 def _import_check(project: Project, venv: Path) -> None:

@@ -112,6 +112,20 @@ def test_table_that_is_not_xml_is_backed_up_and_fails(svc: Path, jb_home: Path, 
     assert [b.read_text() for b in backups] == [table.read_text()]
     assert (svc / ".idea/misc.xml").is_file()  # the project side was still written
     assert "Python 3.11 (sample-service)" in names(jb_home / ".PyCharmCE2019.3/config/options/jdk.table.xml")
+    # --force cannot repair a table devenv cannot read: the hint says what can, and never suggests it
+    assert "--force" not in result.output and "fix or delete the jdk.table.xml" in result.output
+    forced = run_cli("ide", "--force", str(svc))
+    assert forced.exit_code == 3 and table.read_text().endswith("garbage")
+
+
+def test_several_problems_are_one_per_line(svc: Path, jb_home: Path, run_cli) -> None:
+    for cfg in ("PyCharm2024.1/options", ".PyCharmCE2019.3/config/options"):
+        (jb_home / cfg / "jdk.table.xml").write_text("<application>garbage")
+    result = run_cli("ide", str(svc))
+    assert result.exit_code == 3
+    assert "2 problems:" in result.output
+    assert len([ln for ln in result.output.splitlines() if ln.startswith("  - ") and "jdk.table.xml" in ln]) == 2
+    assert "; " not in result.output.split("2 problems:")[1].split("hint:")[0]
 
 
 def test_running_pycharm_is_not_written(svc: Path, jb_home: Path, fake_pycharm, run_cli) -> None:

@@ -293,3 +293,24 @@ def test_system_packages_missing_are_reported_not_installed(tmp_path: Path, run_
     assert r.exit_code == 0, r.output
     assert "devenv-no-such-package" in r.output
     assert "apt-get install -y devenv-no-such-package" in r.output
+
+
+def test_installer_warnings_are_said(tmp_path: Path, run_cli, constraints: str) -> None:
+    """uv's own warning (an extra the package does not have) reaches the user, not only the log."""
+    root = sample(tmp_path)
+    req = root / "test-requirements.txt"
+    req.write_text(req.read_text() + "six[no-such-extra]\n")
+    r = init(run_cli, root, constraints)
+    assert r.exit_code == 0, r.output
+    assert "warning: uv:" in r.output.lower() and "no-such-extra" in r.output, r.output
+
+
+def test_installer_warning_lines_are_picked_from_both_installers() -> None:
+    from devenv import installer
+
+    out = ("Resolved 3 packages\nwarning: The package `six==1.17.0` does not have an extra named `x`\n"
+           "WARNING: Running pip as the 'root' user can result in broken permissions\n"
+           "DEPRECATION: Building 'legacy' using the legacy setup.py bdist_wheel mechanism\n"
+           "warning: The package `six==1.17.0` does not have an extra named `x`\n")
+    assert installer.warnings(out) == ["The package `six==1.17.0` does not have an extra named `x`",
+                                       "Building 'legacy' using the legacy setup.py bdist_wheel mechanism"]

@@ -62,7 +62,8 @@ def _tables(name: str) -> list[Finding]:
             root = jdktable.load(cfg.jdk_table)
         except jdktable.TableError as exc:
             out.append(Finding("ide.sdk", "fail", f"{cfg.jdk_table}: {exc}",
-                               f"{cfg.selector} cannot list its interpreters", f"{FIX} --force"))
+                               f"{cfg.selector} cannot list its interpreters",
+                               f"fix or delete {cfg.jdk_table} (a backup is kept by devenv), then {FIX}"))
             continue
         known = [e for e in jdktable.entries(root) if e.name == name]
         valid = jdktable.has_valid(root, name)

@@ -62,8 +62,17 @@ def report(res: IdeResult, rep: Reporter, dry_run: bool) -> None:
 
 def raise_if_needed(res: IdeResult) -> None:
     if res.errors:
-        exc: ConfigError | Conflict = ConfigError(
-            "; ".join(res.errors), "fix or remove the file named (a backup was kept), or run `devenv ide --force`")
+        tables = [e for e in res.errors if "jdk.table.xml" in e]
+        # one problem per line: several joined with ';' on one line were hard to read and to act on
+        message = res.errors[0] if len(res.errors) == 1 else (
+            f"{len(res.errors)} problems:\n" + "\n".join(f"  - {e}" for e in res.errors))
+        if tables:
+            # --force cannot help here: devenv never replaces an interpreter table it cannot read
+            hint = ("fix or delete the jdk.table.xml named (a backup was kept; PyCharm makes a new one, "
+                    "without your other interpreters), then run `devenv ide` again")
+        else:
+            hint = "fix or remove the .idea file named (a backup was kept), or run `devenv ide --force`"
+        exc: ConfigError | Conflict = ConfigError(message, hint)
     elif res.conflicts:
         exc = Conflict(f"{len(res.conflicts)} conflict(s) between your PyCharm edits and devenv's update",
                        "your values were kept; edit them as you like, or `devenv ide --force` takes devenv's")
