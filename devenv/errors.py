@@ -95,7 +95,3 @@ class GuestError(DevenvError):
     """A guest (VM, remote box) is unreachable or not set up as devenv needs."""
 
     exit_code = 9
-
-
-class Interrupted(DevenvError):
-    exit_code = 130

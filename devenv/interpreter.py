@@ -22,10 +22,6 @@ class Interpreter:
     path: str
     version: str  # '3.11.7'
 
-    @property
-    def short(self) -> str:
-        return ".".join(self.version.split(".")[:2])
-
 
 def floor_spec(floor: str | None) -> SpecifierSet:
     try:

@@ -178,3 +178,10 @@ def test_mountinfo_parsing_unescapes_and_picks_longest(tmp_path) -> None:
     assert probes.mount_of("/srv/my sharex", rows)["fstype"] == "ext4"
     (warn,) = probes.sshfs_findings(rows[1])
     assert warn["status"] == "warn"
+
+
+def test_one_clock_skew_threshold() -> None:
+    """The probe script runs alone on the guest and keeps a copy of the threshold: it must match."""
+    from devenv.host import clock, probes
+
+    assert probes.CLOCK_WARN_ABOVE == clock.WARN_ABOVE

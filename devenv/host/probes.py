@@ -44,6 +44,8 @@ from collections.abc import Callable
 from typing import Any, Dict  # noqa: UP035 - Dict, not dict[]: a guest may run Python 3.7
 
 SCRATCH_PREFIX = ".devenv-probe-"
+# clock.WARN_ABOVE, copied because this script runs alone on the guest (stdlib only); a test keeps them equal.
+CLOCK_WARN_ABOVE = 2.0
 LOCAL_FS = {"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "overlay", "zfs", "f2fs", "jfs", "reiserfs"}
 MANY_FILES = 300
 Facts = Dict[str, Any]  # noqa: UP006
@@ -343,7 +345,7 @@ def probe_mtime(scratch: str, facts: Facts) -> list[Result]:
     st = _touch(path, b"x")
     skew = st.st_mtime - before
     out = []
-    if abs(skew) > 2:
+    if abs(skew) > CLOCK_WARN_ABOVE:
         out.append(finding("mtime.clock", "warn", f"a new file's mtime is {skew:+.1f} s off this clock",
                            "the server stamps files with its own clock: make says 'clock skew', rsync --update "
                            "skips real edits", "run NTP/chrony on both sides; never rely on rsync --update"))

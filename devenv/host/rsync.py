@@ -146,13 +146,6 @@ class Parser:
             self.on_item(item)
 
 
-def parse(stdout: str) -> list[Item]:
-    parser = Parser()
-    for line in stdout.splitlines():
-        parser.feed(line)
-    return parser.items
-
-
 class RsyncFailure(ssh.SshFailure):
     """A failed run; `items` holds what it did before failing (for the manifest and conflicts)."""
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from devenv.errors import DevenvError, UsageError
 from devenv.findings import Finding
-from devenv.host import probe_runner, uidfix
+from devenv.host import clock, probe_runner, uidfix
 from devenv.host.guests import Guest
 
 N_PROBE_STEPS = 14  # liveness, scratch, the probes, cleanup: bounds the whole script run
@@ -130,7 +130,7 @@ def _inotify(guest: Guest | None, path: str, host_scratch: str, scratch: str, ti
 def _clock(now: float, asked: float, answered: float) -> Finding:
     """The guest's `now` must fall between our ask and its answer; how far outside is the skew."""
     skew = now - asked if now < asked else now - answered if now > answered else 0.0
-    if abs(skew) > 2:
+    if abs(skew) > clock.WARN_ABOVE:
         return Finding("clock", "warn", f"the guest's clock is {skew:+.0f} s off the host's",
                        "make says 'clock skew'; rsync --update silently skips real edits",
                        "run NTP/chrony in the guest (timedatectl set-ntp true)")
