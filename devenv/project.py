@@ -118,6 +118,26 @@ def find_root(start: Path) -> Path:
                      "run devenv in a project checkout, or give its path: devenv init PATH")
 
 
+def resolve_root(given: str | os.PathLike[str] | None, *, any_folder: bool = False) -> Path:
+    """The project a command works on: the one home of the rule every command follows.
+
+    A given path must be a folder; without one, the project around the current folder. `any_folder`
+    (sync, share, guests: any tree can be synced) takes a given folder as it is, and the current folder
+    when no project is around it; otherwise the project root is searched upward from the folder.
+    """
+    if given is not None and str(given) != "":
+        folder = Path(given).expanduser().resolve()
+        if not folder.is_dir():
+            raise UsageError(f"{given} is not a folder", "give the project's folder")
+        return folder if any_folder else find_root(folder)
+    try:
+        return find_root(Path.cwd())
+    except UsageError:
+        if any_folder:
+            return Path.cwd().resolve()
+        raise
+
+
 def load(root: Path, environ: Mapping[str, str] | None = None) -> Project:
     root = Path(root).resolve()
     if not root.is_dir():

@@ -40,7 +40,7 @@ def init(opts: InitOptions, rep: Reporter) -> dict[str, Any]:
 
 
 def refresh(path: str | None, opts: venv.Options, rep: Reporter, lock_timeout: float = LOCK_TIMEOUT) -> dict[str, Any]:
-    root = project.find_root(Path(path) if path else Path.cwd())
+    root = project.resolve_root(path)
     return _setup(root, opts, True, lock_timeout, rep)
 
 
@@ -108,5 +108,5 @@ def _ide(proj: Project, rep: Reporter) -> dict[str, Any]:
 
 
 def show(path: str | None) -> Project:
-    root = project.find_root(Path(path) if path else Path.cwd())
+    root = project.resolve_root(path)
     return project.load(root, environ=os.environ)

@@ -14,17 +14,8 @@ _project = click.option("--project", "project", metavar="PATH", type=click.Path(
 
 def _root(project: str | None) -> Path:
     from devenv import project as proj
-    from devenv.errors import UsageError
 
-    if project:
-        root = Path(project).expanduser().resolve()
-        if not root.is_dir():
-            raise UsageError(f"{project} is not a folder", "pass the project folder on the host with --project")
-        return root
-    try:
-        return proj.find_root(Path.cwd())
-    except UsageError:
-        return Path.cwd().resolve()  # any folder can be synced, Python project or not
+    return proj.resolve_root(project, any_folder=True)  # any folder can be synced, Python project or not
 
 
 @click.group("guest")

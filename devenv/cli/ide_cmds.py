@@ -25,7 +25,7 @@ def ide(path: Path | None, dry_run: bool, force: bool, quiet: bool, verbose: boo
     from devenv.ide import setup
 
     rep = reporter(quiet, verbose, json_mode)
-    root = project.find_root(path or Path.cwd())
+    root = project.resolve_root(path)
     try:
         # The same lock as init/refresh: a git hook's refresh and this command never interleave.
         with lock.project_lock(paths.project_state(root) / "lock", lock.DEFAULT_TIMEOUT):

@@ -16,7 +16,7 @@ _timeout = click.option("--timeout", type=Seconds(), default=3.0, show_default=T
 def _project_root(project: str | None) -> Path:
     from devenv import project as proj
 
-    return Path(project).resolve() if project else proj.find_root(Path.cwd())
+    return proj.resolve_root(project, any_folder=True)
 
 
 @click.group()

@@ -130,12 +130,11 @@ def doctor(path, guest_name, share_timeout, json_mode):
 
     Exits 0 when healthy, 10 when something needs action (a `fail` or `hung` finding).
     """
-    from pathlib import Path
 
     from devenv import doctor as doctor_mod
     from devenv import project
 
-    root = project.find_root(Path(path) if path else Path.cwd())
+    root = project.resolve_root(path)
     sections = doctor_mod.run(root, guest_name, share_timeout)
     findings = [f for s in sections for f in s.findings]
     unhealthy = any(f.needs_action for f in findings)
