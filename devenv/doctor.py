@@ -40,9 +40,9 @@ def _guests(root: Path, name: str | None) -> list:
 
 
 def _guest(root: Path, guest, share_timeout: float) -> tuple[Finding, ...]:
-    from devenv.host import clock, guests, share_check, syncstate, uidmatch
+    from devenv.host import clock, share_check, ssh, syncstate, uidmatch
 
-    reach = _safe(f"guest.{guest.name}.reachable", lambda: [guests.reachable(guest)])
+    reach = _safe(f"guest.{guest.name}.reachable", lambda: [ssh.reachable(guest)])
     if any(f.needs_action for f in reach):
         return reach  # nothing else can be checked on a guest we cannot reach
     out = list(reach)

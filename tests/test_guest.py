@@ -106,11 +106,11 @@ def test_remote_arguments_survive_the_guest_shell(real_guest, sync_remote):
 @pytest.mark.guest
 def test_reachable_finding(real_guest, sync_remote):
     g = guest_for(real_guest, sync_remote)
-    assert guests.reachable(g).status == "warn"  # folder missing yet
+    assert ssh.reachable(g).status == "warn"  # folder missing yet
     real_guest.as_guest(["mkdir", "-p", str(sync_remote)])
-    assert guests.reachable(g).status == "ok"
+    assert ssh.reachable(g).status == "ok"
     down = Guest(name="down", host="127.0.0.1", port=1, path="/x")
-    found = guests.reachable(down)
+    found = ssh.reachable(down)
     assert found.status == "fail" and "cannot reach" in found.message
 
 

@@ -14,7 +14,6 @@ from typing import Any
 
 from devenv import fsutil, paths
 from devenv.errors import ConfigError, UsageError
-from devenv.findings import Finding
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
@@ -132,19 +131,3 @@ def remove(project_root: Path, name: str) -> Guest:
         data["default"] = next(iter(sorted(data["guests"])), None)
     _write(project_root, data)
     return guest
-
-
-def reachable(guest: Guest, timeout: float = 15.0) -> Finding:
-    """Doctor's check: can we run a command on the guest, and is its project folder there?"""
-    from devenv.errors import DevenvError
-    from devenv.host import ssh
-
-    try:
-        res = ssh.run(guest, ["test", "-d", guest.path], timeout=timeout)
-    except DevenvError as exc:
-        meaning = "sync and guest checks cannot run"
-        return Finding(f"guest.{guest.name}.reachable", "fail", exc.message, meaning, exc.hint or "")
-    if not res.ok:
-        return Finding(f"guest.{guest.name}.reachable", "warn", f"{guest.path} does not exist on the guest",
-                       "the first sync will create it", f"devenv sync {guest.name}")
-    return Finding(f"guest.{guest.name}.reachable", "ok", f"{guest.describe()} answers over ssh")

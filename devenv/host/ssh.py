@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from devenv import proc
 from devenv.errors import GuestError
+from devenv.findings import Finding
 from devenv.host.guests import Guest
 
 CONNECT_TIMEOUT = 10  # seconds; a guest that takes longer to answer is "down", not "slow"
@@ -181,3 +182,18 @@ def with_retries(
         raise SshFailure(f"{last.message} (gave up after {attempt} attempts, {waited:.0f} s)", last.hint,
                          transient=True)
     raise last
+
+
+def reachable(guest: Guest, timeout: float = 15.0) -> Finding:
+    """Doctor's check: can we run a command on the guest, and is its project folder there?"""
+    from devenv.errors import DevenvError
+
+    try:
+        res = run(guest, ["test", "-d", guest.path], timeout=timeout)
+    except DevenvError as exc:
+        meaning = "sync and guest checks cannot run"
+        return Finding(f"guest.{guest.name}.reachable", "fail", exc.message, meaning, exc.hint or "")
+    if not res.ok:
+        return Finding(f"guest.{guest.name}.reachable", "warn", f"{guest.path} does not exist on the guest",
+                       "the first sync will create it", f"devenv sync {guest.name}")
+    return Finding(f"guest.{guest.name}.reachable", "ok", f"{guest.describe()} answers over ssh")

@@ -17,7 +17,7 @@ from devenv.ide import jdktable, jetbrains
 if TYPE_CHECKING:
     from lxml import etree
 
-    from devenv.ide.setup import IdeResult
+    from devenv.ide.result import IdeResult
     from devenv.ide.venvinfo import VenvInfo
     from devenv.project import Project
 
