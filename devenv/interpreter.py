@@ -87,13 +87,9 @@ def choose(floor: str | None, requested: str | None = None) -> Interpreter:
 
 def from_venv(venv: Path) -> Interpreter | None:
     """The interpreter an existing venv was made with, read from pyvenv.cfg (no process started)."""
-    cfg = venv / "pyvenv.cfg"
-    exe = venv / "bin" / "python"
-    try:
-        text = cfg.read_text(encoding="utf-8")
-    except OSError:
+    from devenv import venvlayout
+
+    found = venvlayout.version(venv)
+    if found is None or not venvlayout.looks_usable(venv):
         return None
-    m = re.search(r"^(?:version_info|version)\s*=\s*(\d+\.\d+\.\d+)", text, re.MULTILINE)
-    if not m or not exe.exists():  # exists() follows the symlink: a removed base Python shows here
-        return None
-    return Interpreter(str(exe), m.group(1))
+    return Interpreter(str(venvlayout.python(venv)), found)

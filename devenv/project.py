@@ -85,7 +85,9 @@ class Project:
 
     @property
     def venv(self) -> Path:
-        return self.root / ".venv"
+        from devenv import venvlayout
+
+        return venvlayout.of(self.root)
 
     @property
     def runner(self) -> TestRunner:

@@ -14,15 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devenv import constraints as constraints_mod
-from devenv import fingerprint, interpreter, proc
+from devenv import fingerprint, interpreter, proc, venvlayout
 from devenv.errors import DevenvError, InstallError
 from devenv.findings import Finding
 from devenv.project import Project
 from devenv.report import Reporter
 
-NEW_SUFFIX = ".devenv-new"
-OLD_SUFFIX = ".devenv-old"
-COMPLETE_MARK = "devenv-complete"  # written into a new venv once it is fully built and relocated
+COMPLETE_MARK = venvlayout.COMPLETE_MARK
 
 
 @dataclass(frozen=True)
@@ -79,7 +77,7 @@ def ensure(project: Project, opts: Options, rep: Reporter) -> Outcome:
     else:
         # Always built beside and swapped in, a first venv too: a failed or interrupted build then never
         # leaves a half-made .venv behind, only the previous one (or none).
-        target = venv.with_name(venv.name + NEW_SUFFIX)
+        target = venvlayout.new_of(venv)
         had_venv = venv.exists()
         with rep.phase("venv") as info:
             _create(interp, target, venv)
@@ -109,7 +107,7 @@ def _interpreter(project: Project, opts: Options, venv: Path) -> interpreter.Int
 
 
 def _healthy_enough(venv: Path) -> bool:
-    return (venv / "pyvenv.cfg").is_file() and (venv / "bin" / "python").exists()
+    return venvlayout.looks_usable(venv)
 
 
 def _create(interp: interpreter.Interpreter, target: Path, final: Path) -> None:
@@ -162,7 +160,7 @@ def _swap(new: Path, venv: Path) -> None:
     """Relocate the new venv's scripts to the final path, then rename it into place."""
     _relocate(new, venv)
     (new / COMPLETE_MARK).write_text("ok")
-    old = venv.with_name(venv.name + OLD_SUFFIX)
+    old = venvlayout.old_of(venv)
     shutil.rmtree(old, ignore_errors=True)
     if venv.exists():
         os.replace(venv, old)
@@ -197,8 +195,8 @@ def _relocate(new: Path, final: Path) -> None:
 
 def recover(venv: Path, rep: Reporter) -> None:
     """Clean up after an interrupted run so the venv is usable again."""
-    new = venv.with_name(venv.name + NEW_SUFFIX)
-    old = venv.with_name(venv.name + OLD_SUFFIX)
+    new = venvlayout.new_of(venv)
+    old = venvlayout.old_of(venv)
     if not venv.exists() and new.is_dir() and (new / COMPLETE_MARK).exists():
         os.replace(new, venv)  # interrupted between the two renames of a swap: finish it
         (venv / COMPLETE_MARK).unlink(missing_ok=True)

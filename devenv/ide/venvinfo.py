@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from devenv import venvlayout
 
 
 @dataclass(frozen=True)
@@ -20,33 +20,15 @@ class VenvInfo:
 
 
 def interpreter(venv: Path) -> Path:
-    if sys.platform == "win32":
-        return venv / "Scripts" / "python.exe"
-    return venv / "bin" / "python"
+    return venvlayout.python(venv)
 
 
 def scripts_dir(venv: Path) -> Path:
-    return venv / ("Scripts" if sys.platform == "win32" else "bin")
+    return venvlayout.scripts_dir(venv)
 
 
 def read(venv: Path) -> VenvInfo:
-    """pyvenv.cfg carries `version_info` (uv, virtualenv: '3.11.7' or '3.11.7.final.0') or `version` (venv)."""
-    python = interpreter(venv)
-    try:
-        text = (venv / "pyvenv.cfg").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return VenvInfo(python, None)
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            values[key.strip().lower()] = value.strip()
-    raw = values.get("version_info") or values.get("version") or ""
-    match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", raw)
-    if not match:
-        return VenvInfo(python, None)
-    major, minor, micro = match.group(1), match.group(2), match.group(3) or "0"
-    return VenvInfo(python, f"{major}.{minor}.{micro}")
+    return VenvInfo(venvlayout.python(venv), venvlayout.version(venv))
 
 
 def same_interpreter(a: str, b: Path) -> bool:
