@@ -153,32 +153,11 @@ def load(root: Path, environ: Mapping[str, str] | None = None) -> Project:
                          "give the path of a project checkout")
     meta = pyproject.get("project", {}) if pyproject else {}
     name = meta.get("name") or _cfg(setup_cfg, "metadata", "name") or root.name
-    floor = (meta.get("requires-python") or _cfg(setup_cfg, "metadata", "python_requires")
-             or _cfg(setup_cfg, "metadata", "python-requires") or _cfg(setup_cfg, "options", "python_requires"))
-    backend = (pyproject.get("build-system", {}) or {}).get("build-backend") if pyproject else None
-    requires = " ".join((pyproject.get("build-system", {}) or {}).get("requires", [])) if pyproject else ""
-    uses_pbr = bool((backend or "").startswith("pbr") or "pbr" in requires
-                    or _setup_py_uses_pbr(root / "setup.py"))
-    if "dependencies" in meta:
-        deps_from = "pyproject"
-    elif (root / "requirements.txt").is_file():
-        deps_from = "requirements.txt"
-    else:
-        deps_from = "none"
-
-    envs: dict[str, ToxEnv] = {}
-    # No tox.ini: the project itself, editable, with its test extra if it declares one.
-    test_extras = tuple(e for e in ("test", "tests", "testing") if e in (meta.get("optional-dependencies") or {}))
-    unit_env = ToxEnv("testenv", usedevelop=True, extras=test_extras)
-    has_tox = (root / "tox.ini").is_file()
-    if has_tox:
-        ini = toxini.load(root / "tox.ini")
-        base = _read_env(ini, None, root, environ, unresolved)
-        envs["testenv"] = base
-        # Envs named only in envlist (py3 with no [testenv:py3]) are [testenv] seen through their factors.
-        for env_name in dict.fromkeys([*ini.env_names, *ini.envlist]):
-            envs[env_name] = _read_env(ini, env_name, root, environ, unresolved)
-        unit_env = _pick_unit_env(envs, ini.envlist)
+    floor = _python_floor(meta, setup_cfg)
+    backend, uses_pbr = _build_backend(root, pyproject)
+    deps_from = ("pyproject" if "dependencies" in meta else
+                 "requirements.txt" if (root / "requirements.txt").is_file() else "none")
+    envs, unit_env, has_tox = _tox_envs(root, meta, environ, unresolved)
     stestr = _read_stestr(root)
     unit_env = _with_stestr(unit_env, stestr, root, environ, unresolved)
     envs = {k: _with_stestr(v, stestr, root, environ, unresolved) for k, v in envs.items()}
@@ -208,6 +187,37 @@ def load(root: Path, environ: Mapping[str, str] | None = None) -> Project:
         dependencies=tuple(meta.get("dependencies", []) or ()),
         optional_dependencies={k: tuple(v) for k, v in (meta.get("optional-dependencies", {}) or {}).items()},
     )
+
+
+def _python_floor(meta: dict[str, Any], setup_cfg: configparser.RawConfigParser | None) -> str | None:
+    return (meta.get("requires-python") or _cfg(setup_cfg, "metadata", "python_requires")
+            or _cfg(setup_cfg, "metadata", "python-requires") or _cfg(setup_cfg, "options", "python_requires"))
+
+
+def _build_backend(root: Path, pyproject: dict[str, Any]) -> tuple[str | None, bool]:
+    """(build-backend, whether the project builds with pbr)."""
+    system = (pyproject.get("build-system", {}) or {}) if pyproject else {}
+    backend = system.get("build-backend")
+    requires = " ".join(system.get("requires", []))
+    uses_pbr = bool((backend or "").startswith("pbr") or "pbr" in requires or _setup_py_uses_pbr(root / "setup.py"))
+    return backend, uses_pbr
+
+
+def _tox_envs(root: Path, meta: dict[str, Any], environ: Mapping[str, str],
+              unresolved: list[str]) -> tuple[dict[str, ToxEnv], ToxEnv, bool]:
+    """(every tox env, the unit env, whether there is a tox.ini). Without tox.ini: the project itself,
+    editable, with its test extra if it declares one."""
+    test_extras = tuple(e for e in ("test", "tests", "testing") if e in (meta.get("optional-dependencies") or {}))
+    unit_env = ToxEnv("testenv", usedevelop=True, extras=test_extras)
+    envs: dict[str, ToxEnv] = {}
+    if not (root / "tox.ini").is_file():
+        return envs, unit_env, False
+    ini = toxini.load(root / "tox.ini")
+    envs["testenv"] = _read_env(ini, None, root, environ, unresolved)
+    # Envs named only in envlist (py3 with no [testenv:py3]) are [testenv] seen through their factors.
+    for env_name in dict.fromkeys([*ini.env_names, *ini.envlist]):
+        envs[env_name] = _read_env(ini, env_name, root, environ, unresolved)
+    return envs, _pick_unit_env(envs, ini.envlist), True
 
 
 # ---- pyproject / setup.cfg -------------------------------------------------------------------------
