@@ -221,3 +221,26 @@ def test_json_failures_print_json(run_cli, tmp_path):
     assert res.exit_code == 2
     data = json.loads(res.stdout)
     assert data["ok"] is False and data["exit_code"] == 2 and "guest" in data["error"]
+
+
+def test_what_a_failed_sync_sent_reaches_the_manifest(sync_project, sync_guest, sync_remote, real_guest):
+    """A run that fails part-way (here the guest has a non-empty folder where the host has a file: rsync
+    exit 23) still sent the other files. Before, the manifest never learnt them, and the next host-only
+    edit of such a file was reported as a guest conflict, with a backup."""
+    from devenv.errors import DevenvError
+
+    sync.sync(sync_project, sync_guest)
+    blocker = sync_remote / "pkg" / "m3.py"
+    assert real_guest.as_guest(["sh", "-c", 'rm -f "$1" && mkdir -p "$1/inner" && touch "$1/inner/x"', "sh",
+                                str(blocker)]).ok
+    (sync_project / "pkg" / "m0.py").write_text("x = 'first host edit'\n")
+    (sync_project / "pkg" / "m3.py").write_text("x = 'cannot land'\n")
+    with pytest.raises(DevenvError):
+        sync.sync(sync_project, sync_guest)
+    assert (sync_remote / "pkg" / "m0.py").read_text() == "x = 'first host edit'\n"  # it did arrive
+    assert real_guest.as_guest(["rm", "-rf", str(blocker)]).ok
+    time.sleep(0.01)
+    (sync_project / "pkg" / "m0.py").write_text("x = 'second host edit'\n")  # host only
+    result = sync.sync(sync_project, sync_guest)
+    assert [c.path for c in result.conflicts] == [], result.conflicts
+    assert (sync_remote / "pkg" / "m0.py").read_text() == "x = 'second host edit'\n"

@@ -205,10 +205,18 @@ def _transfer(
         return _run(guest, argv(extra, backup), only, opts, on_retry, earlier, hook)
 
     extra = _base_extra(opts, files, first)
-    if full and not opts.dry_run and not opts.delete:
-        last = _first_send(send, extra, base)
-    else:
-        last = send(extra, files).items
+    try:
+        if full and not opts.dry_run and not opts.delete:
+            last = _first_send(send, extra, base)
+        else:
+            last = send(extra, files).items
+    except rsync.RsyncFailure:
+        # What the failed run did send is on the guest now: the manifest must know it, or the next host
+        # edit of such a file would be judged a guest change (a false conflict, with a full backup).
+        if not opts.dry_run and earlier:
+            sent = [i for i in earlier if i.sent or i.deleted]
+            _update_manifest(root, guest, syncstate.load_manifest(root, guest.name), sent, False, mtimes)
+        raise
     items = earlier + last
     out = _Outcome(items=items)
     replaced = [i for i in items if (i.sent and not i.new) or (i.deleted and not i.path.endswith("/"))]
