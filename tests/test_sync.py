@@ -244,3 +244,22 @@ def test_what_a_failed_sync_sent_reaches_the_manifest(sync_project, sync_guest, 
     result = sync.sync(sync_project, sync_guest)
     assert [c.path for c in result.conflicts] == [], result.conflicts
     assert (sync_remote / "pkg" / "m0.py").read_text() == "x = 'second host edit'\n"
+
+
+@pytest.mark.parametrize("becomes", ["symlink", "folder"])
+def test_guest_edit_of_a_file_the_host_made_a_symlink_or_folder_is_reported(
+        sync_project, sync_guest, sync_remote, real_guest, becomes):
+    sync.sync(sync_project, sync_guest)
+    guest_write(real_guest, sync_remote / "pkg" / "m2.py", "guest work\n")
+    host = sync_project / "pkg" / "m2.py"
+    host.unlink()
+    if becomes == "symlink":
+        host.symlink_to("m0.py")
+    else:
+        host.mkdir()
+        (host / "inside.py").write_text("y = 1\n")
+    result = sync.sync(sync_project, sync_guest)
+    assert [c.path for c in result.conflicts] == ["pkg/m2.py"], result
+    assert Path(result.conflicts[0].backup).read_text() == "guest work\n"
+    # and once reported, a later sync does not report it again
+    assert sync.sync(sync_project, sync_guest).conflicts == ()

@@ -220,9 +220,13 @@ def _transfer(
     items = earlier + last
     out = _Outcome(items=items)
     replaced = [i for i in items if (i.sent and not i.new) or (i.deleted and not i.path.endswith("/"))]
-    if not replaced and not any(i.sent for i in items) and not (first and items):
+    retyped = [i for i in items if i.new and not i.is_file and not i.deleted]
+    if not replaced and not retyped and not any(i.sent for i in items) and not (first and items):
         return out  # the no-change path: nothing else to ask the guest, nothing to record
     manifest = syncstate.load_manifest(root, guest.name)
+    # A file the host turned into a symlink or a folder: rsync lists it as new, yet it replaced (and kept)
+    # the guest's file at that path, which may hold a guest edit: judge it like any replaced file.
+    replaced += [i for i in retyped if i.path.rstrip("/") in manifest]
     if replaced:
         # Dry run: nothing moved, so look at the guest's live copies; real run: at the kept copies.
         folder = guest.path if opts.dry_run else _backup_abs(guest, run_id)
@@ -253,7 +257,7 @@ def _update_manifest(
 ) -> None:
     base = str(root) + os.sep
     for item in items:
-        if item.deleted:
+        if item.deleted or (item.new and not item.is_file):  # gone, or now a symlink or folder
             manifest.pop(item.path.rstrip("/"), None)
         elif item.is_file and (item.sent or full):
             ns = mtimes.get(item.path)
