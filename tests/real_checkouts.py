@@ -71,7 +71,7 @@ def first_test(root: Path, suite_dir: Path) -> tuple[Path, str, str] | None:
             for node in tree.body:
                 # a decorated class or method may be a template (ddt, generated scenarios): its written
                 # name is not a test id either runner knows
-                if isinstance(node, ast.ClassDef) and node.name.startswith("Test") and not node.decorator_list:
+                if isinstance(node, ast.ClassDef) and "Test" in node.name and not node.decorator_list:
                     methods = [n.name for n in node.body if isinstance(n, ast.FunctionDef)
                                and n.name.startswith("test") and not n.decorator_list]
                     if methods:
