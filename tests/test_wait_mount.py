@@ -74,3 +74,9 @@ def test_durations_are_finite_positive_and_bounded(run_cli, tmp_path, command, v
     res = run_cli(*words, str(tmp_path), option, value)
     assert res.exit_code == 2, res.output
     assert option in res.output and "Traceback" not in res.output
+
+
+def test_the_root_is_mounted() -> None:
+    """/ is its own parent (same device): it used to be called not-mounted."""
+    res = _wait_mount("/", "--timeout", "2", "--interval", "0.2")
+    assert res.returncode == 0, res.stderr

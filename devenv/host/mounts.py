@@ -40,7 +40,7 @@ def probe(path: str, deadline: float) -> tuple[str, str]:
         return HUNG, f"mounted, but statvfs gave no answer within {deadline:g} s"
     if out["state"] == "error":
         return NOT_MOUNTED, f"listed as mounted, but {out['text']}"
-    if out["dev"] == out["parent_dev"]:
+    if out["dev"] == out["parent_dev"] and os.path.abspath(path) != "/":  # / is its own parent
         return NOT_MOUNTED, "listed as mounted, but it has its parent's device"
     row = probes.mount_of(path)
     return MOUNTED, f"{row.get('fstype')} from {row.get('source')}"
