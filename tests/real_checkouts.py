@@ -134,16 +134,11 @@ def check(root: Path) -> list[Row]:
         emu = pycharm.run(pycharm.build(root, table, conf, parent_env=ide_env()), collect_only=True, timeout=900,
                           generation="classic")
         args = shlex.split(conf.json("_new_additionalArguments"))
-        if conf.json("_new_targetType") == "CUSTOM":
-            pkg = next((args[i + 1].rstrip(".") for i, a in enumerate(args[:-1]) if a == "-k"), "")
-            suite = root.joinpath(*pkg.split(".")) if pkg else root
-            d, n = direct(root, "stestr", "", True, ["--test-path", str(suite.relative_to(root) or ".")])
+        suite = Path(pycharm.expand(conf.json("_new_target"), root))
+        if kind == "stestr":
+            d, n = direct(root, "stestr", "", True, ["--test-path", str(suite.relative_to(root))])
         else:
-            suite = Path(pycharm.expand(conf.json("_new_target"), root))
-            if kind == "stestr":
-                d, n = direct(root, "stestr", "", True, ["--test-path", str(suite.relative_to(root))])
-            else:
-                d, n = direct(root, "pytest", str(suite), True, args)
+            d, n = direct(root, "pytest", str(suite), True, args)
         if main_dir is None and name.startswith("Unit tests"):
             main_dir = suite
         rows.append(Row(root.name, f"config '{name}' (collect)", _counts(emu, True), d,

@@ -52,9 +52,9 @@ def _roots(root: Path) -> tuple[list[str], list[str]]:
 
 
 def _target_modules(root: Path, opts: dict[str, str]) -> list[str]:
-    """The importable package(s) a configuration points at: `-k pkg.` or a folder/file under the root."""
-    args = shlex.split(json.loads(opts.get("_new_additionalArguments", '""') or '""'))
-    mods = [args[i + 1].rstrip(".") for i, a in enumerate(args[:-1]) if a == "-k" and args[i + 1].endswith(".")]
+    """The importable package a configuration points at (its folder or file under the root), and one test
+    module of it."""
+    mods: list[str] = []
     target = _expand(json.loads(opts.get("_new_target", '""') or '""'), root)
     if target and Path(target).is_relative_to(root):
         rel = Path(target).relative_to(root)
@@ -65,11 +65,6 @@ def _target_modules(root: Path, opts: dict[str, str]) -> list[str]:
             parts.pop()
         if parts:
             mods.append(".".join(parts))
-    for i, a in enumerate(args[:-1]):
-        if a == "--ds":
-            mods.append(args[i + 1])
-    mods += [a.split("=", 1)[1] for a in args if a.startswith("--ds=")]
-    mods = [m.strip('"') for m in mods if m]
     # and one test module of each target package: what it imports (testtools -> pdb -> cmd, fixtures, the
     # product) is what a shadowing folder or a missing test dependency breaks
     samples = [t for t in (_first_test_module(root, m) for m in mods) if t]
@@ -77,13 +72,9 @@ def _target_modules(root: Path, opts: dict[str, str]) -> list[str]:
 
 
 def _django_settings(opts: dict[str, str]) -> str | None:
-    args = shlex.split(json.loads(opts.get("_new_additionalArguments", '""') or '""'))
-    for i, a in enumerate(args):
-        if a == "--ds" and i + 1 < len(args):
-            return args[i + 1]
-        if a.startswith("--ds="):
-            return a.split("=", 1)[1]
-    return None
+    from devenv.ide import runconfigs
+
+    return runconfigs.settings_option(shlex.split(json.loads(opts.get("_new_additionalArguments", '""') or '""')))
 
 
 def _first_test_module(root: Path, module: str) -> str | None:

@@ -26,7 +26,7 @@ DROPPED = ("PYTHON",)
 # What tox's setenv sets only for the test run (output capture, timeouts, test paths): a service
 # started from PyCharm must not swallow its own output or die after OS_TEST_TIMEOUT seconds.
 _TEST_ONLY = re.compile(r"OS_TEST_\w*|OS_(STDOUT|STDERR|LOG)_CAPTURE|OS_DEBUG|OS_LOG_DEFAULTS|PYTHONWARNINGS"
-                        r"|TESTS_DIR|OS_TEST_PATH|OS_TOP_LEVEL|DJANGO_SETTINGS_MODULE")
+                        r"|TESTS_DIR|OS_TOP_LEVEL|DJANGO_SETTINGS_MODULE")
 DEBUG_ENV = {"OS_TEST_TIMEOUT": "0", "OS_STDOUT_CAPTURE": "0", "OS_STDERR_CAPTURE": "0", "OS_LOG_CAPTURE": "0"}
 
 
@@ -38,7 +38,6 @@ class TestConfig:
     additional_arguments: str
     env: tuple[tuple[str, str], ...]
     file: str  # file name under .idea/runConfigurations/
-    target_type: str = "PATH"  # PATH | CUSTOM (see _unittest_suite)
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,8 @@ def template_environment(project: Project) -> tuple[tuple[str, str], ...]:
 DJANGO_PLUGIN = "devenv_django_settings"  # templates/devenv_django_settings.py, written to .idea/devenv/
 
 
-def _ds(args: tuple[str, ...]) -> str | None:
+def settings_option(args: tuple[str, ...] | list[str]) -> str | None:
+    """The Django settings module a pytest command line names (`--ds X` or `--ds=X`)."""
     for i, a in enumerate(args):
         if a == "--ds" and i + 1 < len(args):
             return args[i + 1].strip('"')
@@ -105,7 +105,7 @@ def django_settings(project: Project) -> dict[str, str]:
     """Test folder (relative) -> the Django settings module tox runs it with; "" is the main suite's."""
     table: dict[str, str] = {}
     for runner in project.unit_env.suites:
-        settings = _ds(runner.args) if runner.kind == "pytest" else None
+        settings = settings_option(runner.args) if runner.kind == "pytest" else None
         if settings:
             table.setdefault("", settings)
             table.setdefault((runner.test_path or ".").strip("/").removeprefix("./").rstrip("."), settings)
@@ -160,7 +160,7 @@ def _test(project: Project, name: str, env: ToxEnv, runner: TestRunner, debug: b
     # `-k <package>.` (discovery from the project root) survives the current _jb_unittest_runner.py, which
     # puts `--quiet` ahead of `discover` so that unittest rejects `-s` for any folder; but it imports every
     # test package, and nova's functional tests without placement became 255 errors in the unit run.
-    target_type, arguments = "PATH", _arguments(args) if factory == PYTEST else ""
+    arguments = _arguments(args) if factory == PYTEST else ""
     return TestConfig(
         name=name,
         factory=factory,
@@ -168,7 +168,6 @@ def _test(project: Project, name: str, env: ToxEnv, runner: TestRunner, debug: b
         additional_arguments=arguments,
         env=debug_environment(project, env) if debug else environment(project, env),
         file=file_name(name),
-        target_type=target_type,
     )
 
 
@@ -226,6 +225,18 @@ def functional_missing(project: Project) -> list[str]:
     missing = [d.value if d.kind != "file" else os.path.basename(d.value) for d in functional.deps if d not in have]
     missing += [f"extra [{e}]" for e in functional.extras if e not in unit.extras]
     return missing
+
+
+def left_out(project: Project) -> list[str]:
+    """The configurations devenv does not write, each with its reason (said by `show`, `init`, `ide`)."""
+    functional = project.functional_env
+    missing = functional_missing(project)
+    if functional is None or not missing:
+        return []
+    return [f"Functional tests left out: tox env '{functional.name}' installs what the venv lacks "
+            f"({', '.join(missing)}); run them with `tox -e {functional.name}`"]
+
+
 def scripts(project: Project, bin_rel: str) -> list[ScriptConfig]:
     """One configuration per console script, running the venv's generated script file.
 
@@ -241,11 +252,6 @@ def scripts(project: Project, bin_rel: str) -> list[ScriptConfig]:
 
 def notes(project: Project) -> list[str]:
     """What `devenv show` says about the configurations: each suite written, and what was left out and why."""
-    out = [f"{c.name}: {c.factory} {c.target_type.lower()} {c.target or c.additional_arguments or '(project)'}"
+    out = [f"{c.name}: {c.factory} {c.target}" + (f" {c.additional_arguments}" if c.additional_arguments else "")
            for c in tests(project) if not c.name.endswith("(debug)")]
-    missing = functional_missing(project)
-    functional = project.functional_env
-    if functional is not None and missing:
-        out.append(f"Functional tests left out: tox env '{functional.name}' installs what the venv lacks "
-                   f"({', '.join(missing)}); run them with `tox -e {functional.name}`")
-    return out
+    return out + left_out(project)

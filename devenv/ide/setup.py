@@ -174,9 +174,7 @@ def _hints(res: IdeResult, configs: list[jetbrains.PyCharmConfig], venv: venvinf
     for name in runconfigs.dropped(project):
         res.hints.append(f"tox setenv sets {name}; left out of the run configurations (stestr would run "
                          f"that interpreter instead of the project's .venv)")
-    for note in runconfigs.notes(project):
-        if " left out: " in note:
-            res.hints.append(note)
+    res.hints += runconfigs.left_out(project)  # no rendering: this runs on the no-op path too
     if venv.version is None:
         res.hints.append("no .venv yet: create it with `devenv init`, which registers the interpreter too")
     if not configs:
