@@ -22,7 +22,7 @@ EXIT_CODES: dict[int, str] = {
     9: "the guest cannot be reached or used",
     10: "doctor or share check found something that needs action",
     11: "wait-mount: not mounted within the timeout",
-    12: "wait-mount or share check: the mount hangs",
+    12: "wait-mount, share check or sync: the mount hangs",
     70: "an internal error (a bug): the log has the traceback",
     129: "stopped by SIGHUP",
     130: "interrupted (Ctrl-C)",

@@ -228,9 +228,11 @@ def run_lines(
     input: str | None = None,
     env: Mapping[str, str] | None = None,
     what: str | None = None,
+    on_start: Callable[[subprocess.Popen[str]], None] | None = None,
 ) -> Result:
     """Like run(), but hands each stdout line to on_line as it comes (so the caller's work overlaps the
-    child's, e.g. parsing rsync's itemized list during the transfer). Result.stdout is left empty."""
+    child's, e.g. parsing rsync's itemized list during the transfer). Result.stdout is left empty.
+    on_start gets the child once it runs (a watchdog that may kill its group)."""
     import threading
     argv = [os.fspath(a) for a in args]
     try:
@@ -258,6 +260,8 @@ def run_lines(
     for helper in helpers:
         helper.start()
     try:
+        if on_start is not None:
+            on_start(child)
         assert child.stdout is not None
         for line in child.stdout:
             on_line(line.rstrip("\n"))

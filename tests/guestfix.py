@@ -449,11 +449,12 @@ def real_guest() -> Iterator[GuestBox]:
 
 
 @contextlib.contextmanager
-def frozen_bindfs(source: Path, target: Path) -> Iterator[Path]:
-    """A bindfs mount whose FUSE daemon is stopped: every access to target blocks until it is thawed."""
+def frozen_bindfs(source: Path, target: Path, options: Sequence[str] = ()) -> Iterator[Path]:
+    """A bindfs mount whose FUSE daemon is stopped: every access to target blocks until it is thawed.
+    options: e.g. ("-o", "allow_other"), without which FUSE answers other users EACCES, never hanging."""
     target.mkdir(parents=True, exist_ok=True)
     daemon = subprocess.Popen(  # noqa: S603 - runs in the foreground (-f) so we hold its pid
-        ["bindfs", "-f", str(source), str(target)], stdin=subprocess.DEVNULL,
+        ["bindfs", "-f", *options, str(source), str(target)], stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:

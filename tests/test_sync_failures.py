@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import secrets
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from guestfix import _free_port, keygen
+from guestfix import _free_port, frozen_bindfs, keygen
 from syncfix import _children, guest_files, guest_for
 
+from devenv import proc
 from devenv.errors import GuestError
-from devenv.host import ssh, sync
+from devenv.host import guests, rsync, ssh, sync
 from devenv.host.guests import Guest
 from devenv.host.sync import SyncOptions
 
@@ -158,3 +162,48 @@ def test_guest_add_path_that_cannot_be_created(run_cli, sync_project, real_guest
     res = run_cli("guest", "add", "vm", "--ssh", real_guest.alias, "--ssh-config", str(real_guest.ssh_config),
                   "--path", str(real_guest.tmp / "root-owned-2" / "sub"), "--project", str(sync_project))
     assert res.exit_code == 9 and "cannot create" in res.output
+
+
+def _rsyncs_of(uid: int) -> list[int]:
+    """The guest user's rsync processes (read from /proc, like the guest's own `ps`)."""
+    found = []
+    for pid in (p for p in Path("/proc").iterdir() if p.name.isdigit()):
+        try:
+            if pid.stat().st_uid == uid and (pid / "comm").read_text().strip() == "rsync":
+                found.append(int(pid.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_sync_onto_a_hung_share_stops_soon_kills_its_guest_side_and_blames_the_share(
+        sync_project, real_guest, tmp_path):
+    # allow_other: without it FUSE answers the guest user EACCES at once instead of hanging
+    mount = real_guest.tmp / "mnt" / f"hung-{secrets.token_hex(3)}"
+    with frozen_bindfs(real_guest.host_tree, mount, options=("-o", "allow_other")) as share:
+        guest = guest_for(real_guest, share / "proj")
+        guests.save(sync_project, guest)
+        start = time.monotonic()
+        res = proc.run([sys.executable, "-m", "devenv", "sync", "--project", str(sync_project), "--timeout", "30",
+                        "--json"], timeout=120)
+        took = time.monotonic() - start
+        left = _rsyncs_of(real_guest.uid)  # before the thaw, which would let stuck ones finish
+    assert res.returncode == 12, res.stderr  # hung (errors.EXIT_CODES), not 9 "cannot reach"
+    assert took < 20  # well within --timeout: the share is asked, rsync's silence is not awaited
+    out = json.loads(res.stdout)
+    assert str(share / "proj") in out["error"] and "share that hangs" in out["error"], out
+    assert f"the fuse.bindfs mount {share}" in out["error"] or f"mount {share}" in out["error"], out
+    assert "umount -l" in out["hint"] and "reach" not in out["error"]
+    assert left == [], "the guest's rsyncs of the stopped run are still there"
+
+
+def test_sync_on_a_live_guest_is_not_probed_and_leaves_no_marker_behind(sync_project, real_guest, sync_remote):
+    # the marker rides in the guest rsync's environment (env VAR=x rsync), never in its arguments
+    argv = rsync.argv(guest_for(real_guest, sync_remote), str(sync_project), backup_dir="r1", marker="r1")
+    assert "--rsync-path=env DEVENV_SYNC=r1 rsync" in argv
+    assert rsync.remote_program("/opt/bin/rsync", "m") == "env DEVENV_SYNC=m /opt/bin/rsync"
+    assert rsync.remote_program("sudo rsync", "m") == "sudo rsync"  # a shell command stays as given
+    assert rsync.remote_program(None, None) is None
+    result = sync.sync(sync_project, guest_for(real_guest, sync_remote), SyncOptions(retry=QUICK))
+    assert "pkg/m1.py" in result.created
+    assert _rsyncs_of(real_guest.uid) == []

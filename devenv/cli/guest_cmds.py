@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from devenv.cli.options import output_options, reporter
+from devenv.cli.options import Seconds, output_options, reporter
 
 _project = click.option("--project", "project", metavar="PATH", type=click.Path(file_okay=False),
                         help="The project folder on the host (default: the project containing the cwd).")
@@ -128,9 +128,12 @@ def remove(name, project):
 @click.option("--delete", is_flag=True, help="Delete guest files gone from the host (kept in the backup).")
 @click.option("--verify", is_flag=True, help="Also compare contents by checksum (slower; catches same-size edits).")
 @click.option("--exclude", "excludes", multiple=True, metavar="PAT", help="Also exclude PAT (rsync pattern).")
+@click.option("--timeout", type=Seconds(3600), default=60, show_default=True, metavar="SECONDS",
+              help="Give up after this long without progress (rsync --timeout). A guest folder on a share "
+                   "that hangs is found within seconds and ends the run with exit 12.")
 @_project
 @output_options
-def sync_cmd(name, watch, dry_run, delete, verify, excludes, project, quiet, verbose, json_mode):
+def sync_cmd(name, watch, dry_run, delete, verify, excludes, timeout, project, quiet, verbose, json_mode):
     """Copy the project to the guest with rsync over ssh; never silently overwrite a guest-side edit.
 
     A guest file changed since the last sync is kept in <guest folder>/.devenv-backup/<run>/ and
@@ -145,7 +148,7 @@ def sync_cmd(name, watch, dry_run, delete, verify, excludes, project, quiet, ver
     rep = reporter(quiet, verbose, json_mode)
     root = _root(project)
     target = guests.load(root, name)
-    opts = SyncOptions(dry_run=dry_run, delete=delete, verify=verify, excludes=tuple(excludes))
+    opts = SyncOptions(dry_run=dry_run, delete=delete, verify=verify, excludes=tuple(excludes), timeout=timeout)
     conflicts = False
     if watch:
         syncreport.run_watch(root, target, opts, rep)

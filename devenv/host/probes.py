@@ -17,6 +17,8 @@ Commands (JSON on stdout):
   step NAME PATH SCRATCH [--timeout S]                  -> guest half of a two-sided probe
   host OP HOST_SCRATCH [--timeout S]                    -> host half (run on the host side)
   alive PATH [--timeout S]                              -> {"state": "mounted"|"hung"|"error", ...}
+  reap MARKER [--timeout S]                             -> {"killed": N, "left": M}: this user's processes
+                                                           with DEVENV_SYNC=MARKER in their environment
   cleanup PATH SCRATCH                                  -> removes the scratch folder
 A finding is {check, status (ok|warn|fail|hung), message, meaning, fix, errno, uid_mismatch}; when
 uid_mismatch is true the caller replaces `fix` with the mapping fixes (it knows the host's ids).
@@ -173,7 +175,8 @@ def probe_alive(path: str) -> Result:
 def alive(path: str, timeout: float) -> Result:
     out = in_child(probe_alive, path, deadline=timeout)
     if out.get("hung"):
-        return {"state": "hung"}
+        row = mount_of(path)  # from mountinfo: never touches the hung mount
+        return {"state": "hung", "mount_point": row.get("mount_point", ""), "fstype": row.get("fstype", "")}
     if "oserror" in out:
         return {"state": "error", "errno": out["oserror"], "text": out["text"]}
     return {"state": "mounted", **out.get("value", {})}
@@ -660,6 +663,53 @@ def cleanup(path: str, scratch: str, timeout: float) -> Result:
     return {"removed": "value" in out}
 
 
+# ------------------------------------------------------------------ reap: stop one sync's stuck processes
+
+
+def reap(marker: str, timeout: float) -> Result:
+    """SIGKILL this user's processes whose environment holds DEVENV_SYNC=<marker> (one devenv sync's
+    rsyncs, stuck on a hung share), and wait until they are gone.
+
+    Only /proc is read (never the share), and only the environment marks a process: the marker is in no
+    command line, so this script (which has it in its argv) and other runs are never matched. FUSE waits
+    are killable; a process in an uninterruptible NFS wait may outlive the deadline: reported as left.
+    """
+    needle = ("DEVENV_SYNC=" + marker).encode()
+    me, mine = os.getuid(), os.getpid()
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == mine:
+            continue
+        try:
+            if os.stat("/proc/" + name).st_uid != me:
+                continue
+            with open("/proc/" + name + "/environ", "rb") as fh:
+                if needle not in fh.read().split(b"\0"):
+                    continue
+        except OSError:
+            continue
+        found.append(int(name))
+        try:
+            os.kill(int(name), signal.SIGKILL)
+        except OSError:
+            pass
+    end = time.monotonic() + timeout
+    left = [p for p in found if _running(p)]
+    while left and time.monotonic() < end:
+        time.sleep(0.05)
+        left = [p for p in left if _running(p)]
+    return {"killed": len(found) - len(left), "left": len(left)}
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a killed child of a dead parent waits for init to reap it)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 STEPS: dict[str, Callable[..., Any]] = {"stale-a": step_stale_a, "stale-b": step_stale_b}
 HOST_OPS: dict[str, Callable[..., Any]] = {"stale": host_stale}
 
@@ -683,7 +733,9 @@ def main(argv: list[str] | None = None) -> int:
     k = sub.add_parser("cleanup")
     k.add_argument("path")
     k.add_argument("scratch")
-    for p in (c, s, h, a, k):
+    r = sub.add_parser("reap")
+    r.add_argument("marker")
+    for p in (c, s, h, a, k, r):
         p.add_argument("--timeout", type=float, default=3.0)
     args = ap.parse_args(argv)
     out = dispatch(args)
@@ -698,6 +750,8 @@ def dispatch(args: argparse.Namespace) -> Any:
         return alive(args.path, args.timeout)
     if args.cmd == "cleanup":
         return cleanup(args.path, args.scratch, args.timeout)
+    if args.cmd == "reap":
+        return reap(args.marker, args.timeout)
     if args.cmd == "step":
         scratch = os.path.join(args.path, args.scratch)
         if args.name == "inotify":

@@ -17,15 +17,17 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from devenv import proc
+from devenv.errors import HUNG
 from devenv.host import excludes as excludes_mod
-from devenv.host import ssh
+from devenv.host import hangwatch, ssh
 from devenv.host.guests import Guest
 
 BACKUP_ROOT = excludes_mod.BACKUP_ROOT  # the one home is excludes.py
 # sender-side TZ=UTC makes %M a UTC timestamp we can parse without guessing the zone.
 OUT_FORMAT = "%i\t%l\t%M\t%n"
 TRANSIENT_EXIT = {10, 12, 30, 35, 255}  # socket I/O, protocol stream, timeouts, ssh gone
-RUN_TIMEOUT = 6 * 3600.0  # hangs are caught by --timeout and ssh keep-alives, not by this
+RUN_TIMEOUT = 6 * 3600.0  # hangs are caught by --timeout, ssh keep-alives and hangwatch, not by this
+IO_TIMEOUT = 60.0  # rsync --timeout: seconds without any I/O before a run is given up (sync --timeout)
 
 
 class Item(NamedTuple):
@@ -76,28 +78,53 @@ def argv(
     extra: Sequence[str] = (),
     control_path: str | None = None,
     backup: bool = True,
+    io_timeout: float = IO_TIMEOUT,
+    marker: str | None = None,
 ) -> list[str]:
-    """backup=False only with --ignore-existing (nothing on the guest is replaced, so nothing to keep)."""
+    """backup=False only with --ignore-existing (nothing on the guest is replaced, so nothing to keep).
+    marker: put DEVENV_SYNC=<marker> in the guest rsync's environment, so a stuck one can be found."""
     args = [
         "rsync", "-a", "-8", protect_args_flag(), "-e", ssh.rsh(guest, control_path),
-        f"--out-format={OUT_FORMAT}", "--timeout=60",
+        f"--out-format={OUT_FORMAT}", f"--timeout={max(1, round(io_timeout))}",
         *(["--backup", f"--backup-dir={BACKUP_ROOT}/{backup_dir}"] if backup else []),
     ]
     args += [f"--exclude={p}" for p in (*excludes_mod.DEFAULT, *excludes)]
     if exclude_from:
         args.append(f"--exclude-from={exclude_from}")
-    if guest.rsync_path:
-        args.append(f"--rsync-path={guest.rsync_path}")
+    remote = remote_program(guest.rsync_path, marker)
+    if remote:
+        args.append(f"--rsync-path={remote}")
     return [*args, *extra, src.rstrip("/") + "/", f"{guest.destination}:{guest.path.rstrip('/')}/"]
 
 
+_PLAIN_PROGRAM = re.compile(r"[\w./+-]+")
+
+
+def remote_program(rsync_path: str | None, marker: str | None) -> str | None:
+    """The --rsync-path value: rsync runs it through the guest's login shell (its documented use), so a
+    plain program gets the marker through `env` (POSIX, any login shell); a shell command the user gave
+    (`sudo rsync`, `cd x && rsync`) is passed as it is, without a marker (its processes cannot be reaped)."""
+    if marker is None or (rsync_path and not _PLAIN_PROGRAM.fullmatch(rsync_path)):
+        return rsync_path
+    return f"env DEVENV_SYNC={marker} {rsync_path or 'rsync'}"
+
+
 def run_once(
-    guest: Guest, args: list[str], *, input: str | None = None, on_item: Callable[[Item], None] | None = None
+    guest: Guest, args: list[str], *, input: str | None = None, on_item: Callable[[Item], None] | None = None,
+    marker: str | None = None, io_timeout: float = IO_TIMEOUT,
 ) -> Run:
     """One rsync run; its itemized lines are parsed (and on_item called) while it runs.
-    Raises RsyncFailure (a GuestError with .transient) when it failed."""
+    Raises RsyncFailure (a GuestError with .transient) when it failed, ShareHung when the guest folder's
+    share stopped answering (marker: the one given to argv, to kill the guest's side)."""
     parser = Parser(on_item)
-    res = proc.run_lines(args, parser.feed, timeout=RUN_TIMEOUT, input=input, env=_env(), what="rsync")
+    watch = hangwatch.Watch(guest, marker, io_timeout) if marker else None
+    try:
+        res = proc.run_lines(args, parser.feed, timeout=RUN_TIMEOUT, input=input, env=_env(), what="rsync",
+                             on_start=watch.start if watch else None)
+    finally:
+        hung = watch.stop() if watch else None
+    if hung is not None:
+        raise share_hung(guest, hung, parser.items)
     if res.ok:
         return Run(parser.items, res.stderr, parser.existing)
     raise failure(guest, res, parser.items)
@@ -152,12 +179,42 @@ class RsyncFailure(ssh.SshFailure):
     items: list[Item] = []
 
 
+class ShareHung(RsyncFailure):
+    """The guest folder is on a share that stopped answering: not the network, and no retry helps."""
+
+    exit_code = HUNG
+
+
+def share_hung(guest: Guest, hung: hangwatch.Hung, items: list[Item]) -> ShareHung:
+    where = f" (the {hung.fstype} mount {hung.mount_point})" if hung.mount_point else ""
+    if hung.left:
+        guest_side = (f"{hung.killed} of its processes on the guest were killed, {hung.left} are stuck in the "
+                      "kernel and end when the share answers or is unmounted")
+    elif hung.killed:
+        guest_side = f"its {hung.killed} process(es) on the guest were killed"
+    else:
+        guest_side = "no process of it was left on the guest"
+    mount = hung.mount_point or "<mount point>"
+    exc = ShareHung(
+        f"the guest folder {hung.path} on {guest.name} is on a share that hangs{where}: it did not answer "
+        f"statvfs within {hung.deadline:g} s, so rsync was stopped and {guest_side}",
+        f"the guest can be reached; its share cannot. On the guest, unmount it lazily (sudo umount -l {mount}; "
+        f"FUSE: fusermount -u -z {mount}) and mount it again, or restart what serves it; `devenv share check "
+        f"{hung.path}` run in the guest says more. Then: devenv sync {guest.name}",
+    )
+    exc.items = items
+    return exc
+
+
 def failure(guest: Guest, res: proc.Result, items: list[Item]) -> RsyncFailure:
     err = res.stderr
     code = res.returncode
     detail = proc.tail(err, 4)
     exc: ssh.SshFailure
-    if code == 127 or re.search(r"rsync: (command )?not found|rsync: No such file", err):
+    # sh: "rsync: not found"; bash: "rsync: command not found"; env (the marker, see remote_program):
+    # "env: '/x/rsync': No such file or directory" (GNU env quotes with ' or with ‘’ in a UTF-8 locale)
+    if code == 127 or re.search(r"rsync: (command )?not found|rsync: No such file|^env: .*rsync.*: No such file",
+                                err, re.MULTILINE):
         exc = ssh.SshFailure(
             f"rsync is not available on the guest {guest.name}: {detail}",
             "install it in the guest (Debian/Ubuntu: sudo apt-get install rsync; Fedora: sudo dnf install "

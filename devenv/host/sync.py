@@ -38,6 +38,7 @@ class SyncOptions:
     retry: ssh.Retry = ssh.Retry()
     check_clock: bool = True
     control_path: str | None = None  # an ssh master's socket (watch), reused when it is up
+    timeout: float = rsync.IO_TIMEOUT  # seconds without I/O before rsync gives up (a hung share: sooner)
 
 
 @dataclass(frozen=True)
@@ -165,14 +166,16 @@ def _base_extra(opts: SyncOptions, files: list[str] | None, first: bool) -> list
 def _run(
     guest: Guest, args: list[str], files: list[str] | None, opts: SyncOptions,
     on_retry: Callable[[str, float], None] | None, seen: list[rsync.Item],
-    on_item: Callable[[rsync.Item], None] | None = None,
+    on_item: Callable[[rsync.Item], None] | None = None, marker: str | None = None,
 ) -> rsync.Run:
-    """rsync with bounded retries; items from failed attempts are kept (their backups exist too)."""
+    """rsync with bounded retries; items from failed attempts are kept (their backups exist too).
+    A hung guest share (rsync.ShareHung) is not transient: no retry adds stuck rsyncs on the guest."""
     stdin = "\0".join(files) if files is not None else None
 
     def attempt() -> rsync.Run:
         try:
-            return rsync.run_once(guest, args, input=stdin, on_item=on_item)
+            return rsync.run_once(guest, args, input=stdin, on_item=on_item, marker=marker,
+                                  io_timeout=opts.timeout)
         except rsync.RsyncFailure as exc:
             seen.extend(exc.items)
             raise
@@ -199,10 +202,11 @@ def _transfer(
 
     def argv(extra: list[str], backup: bool = True) -> list[str]:
         return rsync.argv(guest, str(root), backup_dir=run_id, excludes=opts.excludes, extra=extra,
-                          control_path=opts.control_path, exclude_from=_ignore_file(root), backup=backup)
+                          control_path=opts.control_path, exclude_from=_ignore_file(root), backup=backup,
+                          io_timeout=opts.timeout, marker=run_id)
 
     def send(extra: list[str], only: list[str] | None, backup: bool = True) -> rsync.Run:
-        return _run(guest, argv(extra, backup), only, opts, on_retry, earlier, hook)
+        return _run(guest, argv(extra, backup), only, opts, on_retry, earlier, hook, marker=run_id)
 
     extra = _base_extra(opts, files, first)
     try:
@@ -283,13 +287,15 @@ def _verify(
 ) -> list[str]:
     """A --checksum pass: finds what the size+mtime check misses (same size, restored mtime)."""
     check = rsync.argv(guest, str(root), backup_dir=run_id, excludes=opts.excludes,
-                       exclude_from=_ignore_file(root), extra=["--checksum", "--dry-run"])
-    differing = [i.path for i in _run(guest, check, None, opts, on_retry, []).items if i.sent]
+                       exclude_from=_ignore_file(root), extra=["--checksum", "--dry-run"],
+                       control_path=opts.control_path, io_timeout=opts.timeout, marker=run_id)
+    differing = [i.path for i in _run(guest, check, None, opts, on_retry, [], marker=run_id).items if i.sent]
     if differing and not opts.dry_run:
         # Send the host's content; the guest's copy is kept in the backup (we cannot know which is newer).
         fix = rsync.argv(guest, str(root), backup_dir=run_id, excludes=opts.excludes,
-                         extra=["--checksum", "--from0", "--files-from=-"])
-        _run(guest, fix, differing, opts, on_retry, [])
+                         extra=["--checksum", "--from0", "--files-from=-"], control_path=opts.control_path,
+                         io_timeout=opts.timeout, marker=run_id)
+        _run(guest, fix, differing, opts, on_retry, [], marker=run_id)
         folder = _backup_abs(guest, run_id)
         out.conflicts.extend(ConflictItem(p, "same size and time but different content (--verify); "
                                              "host copy sent", f"{folder}/{p}") for p in differing)
