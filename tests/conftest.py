@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import localindex
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,7 +31,21 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("PIP_CACHE_DIR", os.environ.get("DEVENV_TEST_PIP_CACHE", "/tmp/devenv-test-pip-cache"))
     monkeypatch.delenv("TOX_CONSTRAINTS_FILE", raising=False)
     monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    if WHEELHOUSE is not None:  # installs come from the local folder, never the network
+        for name, value in localindex.env(WHEELHOUSE).items():
+            monkeypatch.setenv(name, value)
+        for name in localindex.CLEARED:
+            monkeypatch.delenv(name, raising=False)
     return base
+
+
+WHEELHOUSE = localindex.ready()
+
+
+def pytest_report_header() -> str:
+    if WHEELHOUSE is None:
+        return "package index: the network's (no local wheelhouse: python tests/localindex.py build)"
+    return f"package index: the local wheelhouse {WHEELHOUSE} (no network)"
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import localindex
 import pytest
-from conftest import SAMPLE
+from conftest import SAMPLE, UPPER_CONSTRAINTS
 
 from devenv import source
 
@@ -108,6 +109,7 @@ def test_index_unreachable(tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPa
     block = "constraints =\n  {env:TOX_CONSTRAINTS_FILE:{toxinidir}/upper-constraints.txt}\n"
     tox.write_text(tox.read_text().replace(block, ""))
     monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "empty-cache"))
+    localindex.network_only(monkeypatch)
     monkeypatch.setenv("UV_INDEX_URL", "http://127.0.0.1:9/simple")
     monkeypatch.setenv("UV_HTTP_TIMEOUT", "5")
     r = run_cli("init", str(root), "--no-ide")
@@ -127,7 +129,9 @@ def test_disk_full(tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch) -> 
         root = small / "sample"
         shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns(".venv", ".idea", "*.egg-info"))
         constraints = small / "uc.txt"
-        constraints.write_text("eventlet===0.40.3\n")
+        # one pin, the one upper-constraints has (so the local wheelhouse has it too)
+        pins = UPPER_CONSTRAINTS.read_text().splitlines() if UPPER_CONSTRAINTS.is_file() else []
+        constraints.write_text(next((p for p in pins if p.startswith("eventlet=")), "eventlet===0.40.3") + "\n")
         monkeypatch.setenv("UV_LINK_MODE", "copy")  # copies land on the full disk, as on a real one
         r = run_cli("init", str(root), "--no-ide", "--constraints", str(constraints))
         assert r.exit_code != 0, r.output

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import localindex
 import pytest
 from conftest import REPO
 
@@ -192,6 +193,8 @@ def test_python_without_venv(tmp_path: Path) -> None:
 def test_no_network(tmp_path: Path) -> None:
     repo, home, env = new_user(tmp_path, Path(sys.executable))
     env["PIP_CACHE_DIR"] = str(tmp_path / "empty-pip-cache")  # the shared cache would hide the missing network
+    for name in localindex.NAMES:  # ... and so would the local wheelhouse
+        env.pop(name, None)
     done = subprocess.run(["unshare", "--net", sys.executable, "scripts/install"], cwd=repo, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 1
