@@ -79,10 +79,10 @@ def ensure(project: Project, opts: Options, rep: Reporter) -> Outcome:
         # leaves a half-made .venv behind, only the previous one (or none).
         target = venvlayout.new_of(venv)
         had_venv = venv.exists()
-        with rep.phase("venv") as info:
-            _create(interp, target, venv)
-            info["result"] = f"{decision.action}: {decision.reason}"
-        try:
+        try:  # from the first file of the new venv on: a Ctrl-C or SIGTERM inside virtualenv too
+            with rep.phase("venv") as info:
+                _create(interp, target, venv)
+                info["result"] = f"{decision.action}: {decision.reason}"
             with rep.phase("install") as info:
                 outcome.log = str(_install(project, target, cons, new_fp, kind, uv, rep, kept=had_venv))
                 info["result"] = kind

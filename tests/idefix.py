@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import localindex
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,7 +41,7 @@ def fake_venv(root: Path, version: str = "3.11.7") -> Path:
 
 def build_venv(root: Path, *extra: str) -> Path:
     """A real venv with the project installed editable, as devenv init would make it (uv, constraints)."""
-    env = {**os.environ, **UV_ENV}
+    env = localindex.environ({**os.environ, **UV_ENV})
     uv = shutil.which("uv") or pytest.skip("uv is not installed")
     subprocess.run([uv, "venv", "-q", str(root / ".venv")], check=True, env=env, timeout=120)
     python = root / ".venv" / "bin" / "python"
@@ -50,7 +51,8 @@ def build_venv(root: Path, *extra: str) -> Path:
         args += ["-c", str(UPPER_CONSTRAINTS)]
     res = subprocess.run(args, env=env, timeout=600, capture_output=True, text=True)
     if res.returncode != 0:
-        pytest.skip(f"cannot install the sample's requirements (no index?): {res.stderr[-400:]}")
+        # a failure, not a skip: the local wheelhouse (tests/localindex.py) has what these tests need
+        pytest.fail(f"cannot install the sample's requirements: {res.stderr[-400:]}")
     return python
 
 

@@ -118,6 +118,15 @@ CLEARED = ("UV_EXTRA_INDEX_URL", "UV_FIND_LINKS", "UV_DEFAULT_INDEX", "UV_INDEX"
            "PIP_EXTRA_INDEX_URL")  # other indexes the machine may name: the tests must not reach them
 
 
+def environ(base: dict[str, str]) -> dict[str, str]:
+    """base with the installers pointed at the wheelhouse, when it is built (for session fixtures,
+    which run outside conftest's per-test settings)."""
+    path = ready()
+    if path is None:
+        return dict(base)
+    return {**{k: v for k, v in base.items() if k not in CLEARED}, **env(path)}
+
+
 NAMES = ("UV_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX")  # env()'s keys
 
 

@@ -104,8 +104,7 @@ def test_git_operations_refresh_the_ide_setup(tmp_path: Path, run_cli, monkeypat
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(upstream), str(clone)], check=True, timeout=120)
     result = run_cli("init", str(clone), "-q")
-    if result.exit_code != 0:
-        pytest.skip(f"devenv init could not build the venv here: {result.output[-300:]}")
+    assert result.exit_code == 0, result.output
     (clone / ".git/hooks/post-merge").write_text(FOREIGN.format(code=0))
     (clone / ".git/hooks/post-merge").chmod(0o755)
     assert run_cli("hooks", "install", str(clone)).exit_code == 0

@@ -122,9 +122,10 @@ def test_failed_rebuild_keeps_previous_venv_and_log(tmp_path: Path, run_cli, con
     assert not (root / ".venv.devenv-new").exists()
 
 
-def start_rebuild(root: Path, constraints: str) -> subprocess.Popen[str]:
+def start_rebuild(root: Path, constraints: str, settle: float = 0.5) -> subprocess.Popen[str]:
     """Make a change that forces a rebuild, start devenv in its own process group, and return once the
-    new venv is being built beside the old one (pip, the slower installer, leaves time to interrupt it)."""
+    new venv is being built beside the old one (pip, the slower installer, leaves time to interrupt it).
+    settle=0 returns while virtualenv is still making the new venv (it seeds pip after bin/python)."""
     assert init_ok(root, constraints)
     req = root / "test-requirements.txt"
     req.write_text(req.read_text().replace("fixtures>=3.0.0 # Apache-2.0/BSD\n", "") + "six\n")
@@ -137,7 +138,7 @@ def start_rebuild(root: Path, constraints: str) -> subprocess.Popen[str]:
             os.killpg(proc.pid, signal.SIGKILL)
             raise AssertionError(f"devenv finished or stalled before it could be interrupted: {proc.communicate()}")
         time.sleep(0.05)
-    time.sleep(0.5)  # let the installer start writing
+    time.sleep(settle)  # let the installer start writing
     return proc
 
 
@@ -176,11 +177,14 @@ def _children_of(root: Path) -> list[int]:
     return [p for p in processes_mentioning(str(root)) if p != os.getpid()]
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
-def test_sigterm_and_sighup_clean_up_like_ctrl_c(tmp_path: Path, run_cli, constraints: str, sig, code) -> None:
-    """Sent to devenv alone (`kill PID`, a closed terminal): its installer must not outlive it."""
+@pytest.mark.parametrize("sig, code, settle", [(signal.SIGTERM, 143, 0.5), (signal.SIGHUP, 129, 0.5),
+                                               (signal.SIGTERM, 143, 0.0)], ids=["term", "hup", "term-in-virtualenv"])
+def test_sigterm_and_sighup_clean_up_like_ctrl_c(tmp_path: Path, run_cli, constraints: str, sig, code,
+                                                 settle) -> None:
+    """Sent to devenv alone (`kill PID`, a closed terminal): its installer must not outlive it, and the
+    half-made venv goes, also when the signal comes while virtualenv is still making it."""
     root = sample(tmp_path)
-    proc = start_rebuild(root, constraints)
+    proc = start_rebuild(root, constraints, settle)
     os.kill(proc.pid, sig)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == code, out

@@ -106,7 +106,7 @@ def remote_program(rsync_path: str | None, marker: str | None) -> str | None:
     (`sudo rsync`, `cd x && rsync`) is passed as it is, without a marker (its processes cannot be reaped)."""
     if marker is None or (rsync_path and not _PLAIN_PROGRAM.fullmatch(rsync_path)):
         return rsync_path
-    return f"env DEVENV_SYNC={marker} {rsync_path or 'rsync'}"
+    return f"/usr/bin/env DEVENV_SYNC={marker} {rsync_path or 'rsync'}"  # a path: the guest's PATH may be odd
 
 
 def run_once(
@@ -212,8 +212,8 @@ def failure(guest: Guest, res: proc.Result, items: list[Item]) -> RsyncFailure:
     detail = proc.tail(err, 4)
     exc: ssh.SshFailure
     # sh: "rsync: not found"; bash: "rsync: command not found"; env (the marker, see remote_program):
-    # "env: '/x/rsync': No such file or directory" (GNU env quotes with ' or with ‘’ in a UTF-8 locale)
-    if code == 127 or re.search(r"rsync: (command )?not found|rsync: No such file|^env: .*rsync.*: No such file",
+    # "/usr/bin/env: '/x/rsync': No such file or directory" (GNU env quotes with ' or ‘’ in a UTF-8 locale)
+    if code == 127 or re.search(r"rsync: (command )?not found|rsync: No such file|env: .*rsync.*: No such file",
                                 err, re.MULTILINE):
         exc = ssh.SshFailure(
             f"rsync is not available on the guest {guest.name}: {detail}",
