@@ -72,20 +72,21 @@ def test_init_builds_a_working_venv_then_noop(tmp_path: Path, run_cli, constrain
     assert site.stat().st_mtime_ns == mtime
 
 
-def test_additions_in_place_removals_rebuild(tmp_path: Path, run_cli, constraints: str) -> None:
+def test_pip_additions_in_place_removals_rebuild(tmp_path: Path, run_cli, constraints: str) -> None:
+    """pip has no exact sync (uv's path: test_refresh.py): additions in place, removals rebuild."""
     root = sample(tmp_path)
-    assert init(run_cli, root, constraints).exit_code == 0
+    assert init(run_cli, root, constraints, "--installer", "pip").exit_code == 0
     inode = (root / ".venv").stat().st_ino
     req = root / "test-requirements.txt"
     req.write_text(req.read_text() + "six\n")
-    r = init(run_cli, root, constraints, "-v")
+    r = init(run_cli, root, constraints, "-v", "--installer", "pip")
     assert r.exit_code == 0, r.output
     assert "in place" in r.output
     assert (root / ".venv").stat().st_ino == inode  # same venv, not rebuilt
     assert vpy(root, "import six").returncode == 0
 
     req.write_text(req.read_text().replace("fixtures>=3.0.0 # Apache-2.0/BSD\n", "").replace("six\n", ""))
-    r = init(run_cli, root, constraints, "-v")
+    r = init(run_cli, root, constraints, "-v", "--installer", "pip")
     assert r.exit_code == 0, r.output
     assert "rebuild" in r.output
     assert (root / ".venv").stat().st_ino != inode  # a new venv was swapped in
@@ -122,24 +123,47 @@ def test_failed_rebuild_keeps_previous_venv_and_log(tmp_path: Path, run_cli, con
     assert not (root / ".venv.devenv-new").exists()
 
 
-def start_rebuild(root: Path, constraints: str, settle: float = 0.5) -> subprocess.Popen[str]:
-    """Make a change that forces a rebuild, start devenv in its own process group, and return once the
-    new venv is being built beside the old one (pip, the slower installer, leaves time to interrupt it).
-    settle=0 returns while virtualenv is still making the new venv (it seeds pip after bin/python)."""
+SLOW_SETUP = """\
+import os, time
+from setuptools import setup
+if os.path.exists({hold!r}):  # held: say so, then wait until the test lets go (bounded)
+    open({started!r}, "w").close()
+    end = time.time() + 120
+    while os.path.exists({hold!r}) and time.time() < end:
+        time.sleep(0.05)
+setup(name="slow-build", version="1.0", py_modules=[])
+"""
+
+
+def start_rebuild(root: Path, constraints: str, in_virtualenv: bool = False) -> subprocess.Popen[str]:
+    """Make a change that forces a rebuild, start devenv in its own process group, and return while the
+    installer is surely busy: a local package in the new requirements whose build waits until the test
+    removes its hold file (which `release(root)` does), so a fast index cannot finish the run first.
+    in_virtualenv: return as soon as the new venv has its python, while virtualenv still seeds pip."""
     assert init_ok(root, constraints)
+    slow = root.parent / f"{root.name}-slow-build"  # its processes name root's path (see _children_of)
+    slow.mkdir()
+    hold, started = slow / "hold", slow / "started"
+    hold.touch()
+    (slow / "setup.py").write_text(SLOW_SETUP.format(hold=str(hold), started=str(started)))
     req = root / "test-requirements.txt"
-    req.write_text(req.read_text().replace("fixtures>=3.0.0 # Apache-2.0/BSD\n", "") + "six\n")
+    req.write_text(req.read_text().replace("fixtures>=3.0.0 # Apache-2.0/BSD\n", "")
+                   + f"six\nslow-build @ {slow.as_uri()}\n")
     proc = subprocess.Popen([sys.executable, "-m", "devenv", "init", str(root), "--no-ide", "--installer", "pip",
                              "--constraints", constraints], start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    busy = (root / ".venv.devenv-new" / "bin" / "python") if in_virtualenv else started
     deadline = time.monotonic() + 120
-    while not (root / ".venv.devenv-new" / "bin" / "python").exists():
+    while not busy.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
             os.killpg(proc.pid, signal.SIGKILL)
             raise AssertionError(f"devenv finished or stalled before it could be interrupted: {proc.communicate()}")
         time.sleep(0.05)
-    time.sleep(settle)  # let the installer start writing
     return proc
+
+
+def release(root: Path) -> None:
+    (root.parent / f"{root.name}-slow-build" / "hold").unlink(missing_ok=True)
 
 
 def init_ok(root: Path, constraints: str) -> bool:
@@ -152,6 +176,7 @@ def test_killed_mid_rebuild_leaves_old_venv_and_next_run_recovers(tmp_path: Path
     proc = start_rebuild(root, constraints)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate()
+    release(root)
     assert vpy(root, "import fixtures, sample_service").returncode == 0  # previous venv untouched
     r = init(run_cli, root, constraints, "-v")
     assert r.exit_code == 0, r.output
@@ -164,6 +189,7 @@ def test_ctrl_c_mid_rebuild_cleans_up_and_keeps_old_venv(tmp_path: Path, run_cli
     proc = start_rebuild(root, constraints)
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's foreground group
     out, _ = proc.communicate(timeout=60)
+    release(root)
     assert proc.returncode == 130, out
     assert "interrupted" in out and "Traceback" not in out
     assert not (root / ".venv.devenv-new").exists()  # the half-built venv is gone
@@ -177,14 +203,15 @@ def _children_of(root: Path) -> list[int]:
     return [p for p in processes_mentioning(str(root)) if p != os.getpid()]
 
 
-@pytest.mark.parametrize("sig, code, settle", [(signal.SIGTERM, 143, 0.5), (signal.SIGHUP, 129, 0.5),
-                                               (signal.SIGTERM, 143, 0.0)], ids=["term", "hup", "term-in-virtualenv"])
+@pytest.mark.parametrize("sig, code, in_virtualenv", [(signal.SIGTERM, 143, False), (signal.SIGHUP, 129, False),
+                                                     (signal.SIGTERM, 143, True)],
+                         ids=["term", "hup", "term-in-virtualenv"])
 def test_sigterm_and_sighup_clean_up_like_ctrl_c(tmp_path: Path, run_cli, constraints: str, sig, code,
-                                                 settle) -> None:
+                                                 in_virtualenv) -> None:
     """Sent to devenv alone (`kill PID`, a closed terminal): its installer must not outlive it, and the
     half-made venv goes, also when the signal comes while virtualenv is still making it."""
     root = sample(tmp_path)
-    proc = start_rebuild(root, constraints, settle)
+    proc = start_rebuild(root, constraints, in_virtualenv)
     os.kill(proc.pid, sig)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == code, out
@@ -194,7 +221,9 @@ def test_sigterm_and_sighup_clean_up_like_ctrl_c(tmp_path: Path, run_cli, constr
     deadline = time.monotonic() + 10
     while _children_of(root) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _children_of(root) == []
+    left = _children_of(root)
+    release(root)  # only now: a build left running would otherwise finish and hide itself
+    assert left == []
 
 
 def test_kill_9_of_devenv_takes_a_silent_child_with_it(tmp_path: Path) -> None:
