@@ -45,6 +45,9 @@ class Decision:
     action: str  # 'create' | 'noop' | 'add' | 'rebuild'
     reason: str
     added: tuple[str, ...] = ()
+    # Only requirement, constraint or extra lines differ (same Python, install mode, project files):
+    # the installed packages may still satisfy them all (installed.judge), or one exact sync can apply it.
+    requirements_only: bool = False
 
 
 def compute(project: Project, python: str, constraints: Constraints) -> Fingerprint:
@@ -152,7 +155,8 @@ def decide(old: Fingerprint | None, new: Fingerprint, venv_exists: bool) -> Deci
                *(f"extra {e}" for e in set(old.extras) - set(new.extras))]
     if removed:
         shown = ", ".join(sorted(removed)[:3]) + (" ..." if len(removed) > 3 else "")
-        return Decision("rebuild", f"{len(removed)} line(s) removed or changed: {shown}")
+        return Decision("rebuild", f"{len(removed)} line(s) removed or changed: {shown}",
+                        requirements_only=old.project_meta == new.project_meta and old.runner == new.runner)
     added = tuple(sorted({*(set(new.requirements) - set(old.requirements)),
                           *(set(new.constraints) - set(old.constraints)),
                           *(f"extra {e}" for e in set(new.extras) - set(old.extras))}))
@@ -161,5 +165,5 @@ def decide(old: Fingerprint | None, new: Fingerprint, venv_exists: bool) -> Deci
     if new.runner and new.runner != old.runner:
         added = (*added, new.runner)
     if added:
-        return Decision("add", f"{len(added)} addition(s)", added)
+        return Decision("add", f"{len(added)} addition(s)", added, requirements_only=True)
     return Decision("add", f"devenv changed ({old.devenv} -> {new.devenv})")

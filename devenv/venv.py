@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from devenv import constraints as constraints_mod
-from devenv import fingerprint, interpreter, proc, venvlayout
+from devenv import fingerprint, installed, interpreter, proc, venvlayout, venvstore
 from devenv.errors import DevenvError, InstallError
 from devenv.findings import Finding
 from devenv.project import Project
@@ -65,11 +66,24 @@ def ensure(project: Project, opts: Options, rep: Reporter) -> Outcome:
             fingerprint.write(venv, new_fp)  # remember a newly given --constraints for later refreshes
         rep.line(f"  venv           up to date ({venv})")
         return outcome
+    if decision.action != "create" and _restore_kept(project, venv, old_fp, new_fp, rep):
+        outcome.action, outcome.reason = "restore", f"a venv built for this state was kept ({decision.reason})"
+        return outcome
+    healthy = _healthy_enough(venv)
+    dists = installed.read(venv) if decision.requirements_only and healthy else None
+    if dists is not None and _satisfied(project, dists, new_fp, rep, decision):
+        fingerprint.write(venv, new_fp)  # nothing for an installer to do: remember the new state
+        outcome.action = "satisfied"
+        return outcome
     from devenv import installer  # its error patterns are compiled at import: only when installing
 
     kind, uv = installer.choose(opts.installer)
     outcome.installer = kind
     rep.detail(f"{decision.action}: {decision.reason}")
+    if dists is not None and uv is not None and project.unit_env.usedevelop:
+        outcome.log = str(_exact_sync(project, venv, cons, old_fp, new_fp, uv, rep, decision))
+        outcome.action = "sync"
+        return outcome
     if decision.action == "add":
         with rep.phase("install") as info:
             outcome.log = str(_install(project, venv, cons, new_fp, kind, uv, rep))
@@ -92,9 +106,76 @@ def ensure(project: Project, opts: Options, rep: Reporter) -> Outcome:
         except BaseException:
             shutil.rmtree(target, ignore_errors=True)  # the old venv, if any, stays as it was
             raise
-        _swap(target, venv)
+        _swap(target, venv, lambda old: venvstore.keep(project.root, old, old_fp, venv))
     fingerprint.write(venv, new_fp)
     return outcome
+
+
+def _restore_kept(project: Project, venv: Path, old_fp: fingerprint.Fingerprint | None,
+                  new_fp: fingerprint.Fingerprint, rep: Reporter) -> bool:
+    """`git checkout -` to a state built before: swap its kept venv back in (two renames)."""
+    kept = venvstore.take(project.root, new_fp, venv)
+    if kept is None:
+        return False
+    with rep.phase("venv") as info:
+        new = venvlayout.new_of(venv)
+        shutil.rmtree(new, ignore_errors=True)
+        venvstore.forget(kept)
+        (kept / COMPLETE_MARK).write_text("ok")  # from here on, recover() finishes an interrupted swap
+        os.replace(kept, new)
+        _swap(new, venv, lambda old: venvstore.keep(project.root, old, old_fp, venv))
+        info["result"] = "restored: the venv built for this state was kept (a rename, no install)"
+    return True
+
+
+def _satisfied(project: Project, dists: dict[str, installed.Dist], fp: fingerprint.Fingerprint, rep: Reporter,
+               decision: fingerprint.Decision) -> bool:
+    """Would the installer change nothing? (A changed specifier the installed version still meets.)"""
+    # pbr and setuptools projects copy requirements.txt into their installed metadata, which is stale now:
+    # the fresh lines (in the fingerprint) stand for it, and only the project's extras are followed.
+    verdict = installed.judge(dists, fp.requirements, fp.constraints, fp.python,
+                              project=None if project.unit_env.skip_install else project.name,
+                              project_extras=fp.extras, keep=[fp.runner] if fp.runner else (),
+                              project_deps=project.dependencies_from != "requirements.txt")
+    if not verdict.satisfied:
+        rep.detail(f"not satisfied: {', '.join((*verdict.unmet, *verdict.extraneous)[:5])}")
+        return False
+    with rep.phase("venv") as info:
+        info["result"] = f"up to date: the installed packages satisfy the change ({decision.reason})"
+    return True
+
+
+def _exact_sync(project: Project, venv: Path, cons: constraints_mod.Constraints,
+                old_fp: fingerprint.Fingerprint | None, new_fp: fingerprint.Fingerprint, uv: str, rep: Reporter,
+                decision: fingerprint.Decision) -> Path:
+    """Apply a requirements change as one exact uv sync to a hard-linked copy of the venv, check the
+    copy, and swap it in; the venv it replaces is kept (venvstore). Until the swap the venv in use is
+    untouched, so a failure or a kill leaves it working (recover() removes the copy)."""
+    from devenv import fsutil, installer, venvcopy
+
+    new = venvlayout.new_of(venv)
+    try:
+        with rep.phase("venv") as info:
+            venvcopy.link_copy(venv, new)
+            info["result"] = f"copy (hard links) to apply: {decision.reason}"
+        with rep.phase("install") as info:
+            cfile = None
+            if cons.source:
+                cfile = new / "devenv-constraints.txt"
+                fsutil.atomic_write(cfile, cons.text)
+            p = installer.plan(project, cfile, new_fp.extras, new_fp.runner, exact_by_name=True)
+            log = installer.install("uv", uv, venvlayout.python(new), p, echo=rep.interactive, project=project,
+                                    on_warning=rep.warn)
+            info["result"] = "uv, one exact sync"
+        with rep.phase("check") as info:
+            _import_check(project, new)
+            info["result"] = "project imports"
+        fingerprint.write(new, new_fp)
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)  # the venv in use was never touched
+        raise
+    _swap(new, venv, lambda old: venvstore.keep(project.root, old, old_fp, venv))
+    return log
 
 
 def _interpreter(project: Project, opts: Options, venv: Path) -> interpreter.Interpreter:
@@ -156,8 +237,9 @@ def _import_check(project: Project, venv: Path) -> None:
                            "the previous venv was kept; see the error above")
 
 
-def _swap(new: Path, venv: Path) -> None:
-    """Relocate the new venv's scripts to the final path, then rename it into place."""
+def _swap(new: Path, venv: Path, keep: Callable[[Path], bool] | None = None) -> None:
+    """Relocate the new venv's scripts to the final path, then rename it into place. The venv it replaces
+    is handed to `keep` (venvstore.keep: moved away, for a later swap back), else deleted."""
     _relocate(new, venv)
     (new / COMPLETE_MARK).write_text("ok")
     old = venvlayout.old_of(venv)
@@ -166,7 +248,8 @@ def _swap(new: Path, venv: Path) -> None:
         os.replace(venv, old)
     os.replace(new, venv)
     (venv / COMPLETE_MARK).unlink(missing_ok=True)
-    shutil.rmtree(old, ignore_errors=True)
+    if old.exists() and not (keep is not None and keep(old)):
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _relocate(new: Path, final: Path) -> None:
