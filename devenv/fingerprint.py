@@ -154,8 +154,7 @@ def decide(old: Fingerprint | None, new: Fingerprint, venv_exists: bool) -> Deci
     removed = [*(set(old.requirements) - set(new.requirements)), *(set(old.constraints) - set(new.constraints)),
                *(f"extra {e}" for e in set(old.extras) - set(new.extras))]
     if removed:
-        shown = ", ".join(sorted(removed)[:3]) + (" ..." if len(removed) > 3 else "")
-        return Decision("rebuild", f"{len(removed)} line(s) removed or changed: {shown}",
+        return Decision("rebuild", changes(old, new),
                         requirements_only=old.project_meta == new.project_meta and old.runner == new.runner)
     added = tuple(sorted({*(set(new.requirements) - set(old.requirements)),
                           *(set(new.constraints) - set(old.constraints)),
@@ -165,5 +164,37 @@ def decide(old: Fingerprint | None, new: Fingerprint, venv_exists: bool) -> Deci
     if new.runner and new.runner != old.runner:
         added = (*added, new.runner)
     if added:
-        return Decision("add", f"{len(added)} addition(s)", added, requirements_only=True)
+        return Decision("add", changes(old, new), added, requirements_only=True)
     return Decision("add", f"devenv changed ({old.devenv} -> {new.devenv})")
+
+
+def _by_name(lines: tuple[str, ...]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for line in lines:
+        m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+        key = re.sub(r"[-_.]+", "-", m.group(1)).lower() if m else line
+        out.setdefault(key, []).append(line.split(" #", 1)[0].strip())
+    return out
+
+
+def changes(old: Fingerprint, new: Fingerprint, most: int = 3) -> str:
+    """What changed, by package: 'os-traits>=3.6.0 -> os-traits>=3.7.0; six added; 2 pins changed'."""
+    parts: list[str] = []
+    a, b = _by_name(old.requirements), _by_name(new.requirements)
+    for name in sorted(a.keys() | b.keys()):
+        if name not in a:
+            parts.append(f"{name} added")
+        elif name not in b:
+            parts.append(f"{name} removed")
+        elif sorted(a[name]) != sorted(b[name]):
+            parts.append(f"{', '.join(a[name])} -> {', '.join(b[name])}")
+    shown = parts[:most] + ([f"{len(parts) - most} more"] if len(parts) > most else [])
+    pins = len(set(old.constraints) ^ set(new.constraints))
+    if pins:
+        shown.append(f"{pins} constraint line(s) changed")
+    extras = set(old.extras) ^ set(new.extras)
+    if extras:
+        shown.append(f"extras changed ({', '.join(sorted(extras))})")
+    if new.runner and new.runner != old.runner:
+        shown.append(f"test runner {new.runner} added")
+    return "; ".join(shown) or "requirement lines reordered"

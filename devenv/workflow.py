@@ -39,12 +39,32 @@ def init(opts: InitOptions, rep: Reporter) -> dict[str, Any]:
     return _setup(root, opts.venv, opts.ide, opts.lock_timeout, rep)
 
 
-def refresh(path: str | None, opts: venv.Options, rep: Reporter, lock_timeout: float = LOCK_TIMEOUT) -> dict[str, Any]:
+def refresh(path: str | None, opts: venv.Options, rep: Reporter, lock_timeout: float = LOCK_TIMEOUT,
+            hook_child: bool = False) -> dict[str, Any]:
+    """hook_child: the refresh a git hook started (hookrun): a failure is also recorded, for the next
+    devenv command to say, since nobody may be watching."""
     root = project.resolve_root(path)
-    return _setup(root, opts, True, lock_timeout, rep)
+    if not hook_child:
+        return _setup(root, opts, True, lock_timeout, rep)
+    from devenv import hookrun
+
+    try:
+        out = _setup(root, opts, True, lock_timeout, rep, hook_child=True)
+    except DevenvError as exc:
+        hookrun.record_failure(root, exc.message)
+        raise
+    hookrun.clear_failure(root)
+    return out
 
 
-def _setup(root: Path, vopts: venv.Options, ide: bool, lock_timeout: float, rep: Reporter) -> dict[str, Any]:
+def _setup(root: Path, vopts: venv.Options, ide: bool, lock_timeout: float, rep: Reporter,
+           hook_child: bool = False) -> dict[str, Any]:
+    from devenv import hookrun
+
+    if not hook_child:
+        missed = hookrun.last_failure(root)  # a hook's refresh that failed in the background: said once
+        if missed:
+            rep.warn(missed)
     with lock.project_lock(paths.project_state(root) / "lock", lock_timeout):
         with rep.phase("project") as info:
             proj = project.load(root)

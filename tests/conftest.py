@@ -49,6 +49,12 @@ def pytest_report_header() -> str:
 
 
 @pytest.fixture
+def constraints() -> str:
+    # OpenStack's real upper-constraints when shared/ is beside the checkout; else the sample's subset of it.
+    return str(UPPER_CONSTRAINTS if UPPER_CONSTRAINTS.is_file() else SAMPLE / "upper-constraints.txt")
+
+
+@pytest.fixture
 def run_cli():
     """Run the real CLI in-process; returns click's Result (exit_code, output, stderr)."""
     from click.testing import CliRunner

@@ -12,17 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE, UPPER_CONSTRAINTS
+from conftest import SAMPLE
 
 from devenv import lock, paths
 
 pytestmark = pytest.mark.network
-
-
-@pytest.fixture
-def constraints() -> str:
-    # OpenStack's real upper-constraints when shared/ is beside the checkout; else the sample's subset of it.
-    return str(UPPER_CONSTRAINTS if UPPER_CONSTRAINTS.is_file() else SAMPLE / "upper-constraints.txt")
 
 
 def sample(tmp_path: Path, name: str = "sample-service") -> Path:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_init import SLOW_SETUP, constraints, init, init_ok, logs, release, sample, vpy  # noqa: F401
+from test_init import SLOW_SETUP, init, init_ok, logs, sample, vpy
 
 from devenv import venvstore
 

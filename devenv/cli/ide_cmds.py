@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from devenv.cli.options import output_options, reporter
+from devenv.cli.options import Seconds, output_options, reporter
 
 
 @click.command()
@@ -48,10 +48,18 @@ def hooks() -> None:
 @click.option("--shared-hooks-path", is_flag=True,
               help="Install even when core.hooksPath points outside the repository (the hooks then act only "
                    "in this repository and its worktrees).")
+@click.option("--background", is_flag=True,
+              help="Never make git wait: the refresh runs detached, with a log; a failure is said by the next "
+                   "devenv command.")
+@click.option("--wait", type=Seconds(3600, zero=True), default=30, show_default=True, metavar="SECONDS",
+              help="How long git waits for the refresh before it goes on in the background.")
 @output_options
-def hooks_install(path: Path | None, shared_hooks_path: bool, quiet: bool, verbose: bool, json_mode: bool) -> None:
+def hooks_install(path: Path | None, shared_hooks_path: bool, background: bool, wait: float, quiet: bool,
+                  verbose: bool, json_mode: bool) -> None:
     """Add post-checkout, post-merge and post-rewrite hooks (existing hooks are chained, not replaced).
 
+    Each runs `devenv refresh --hook`: silent when nothing that matters changed, one line on stderr when
+    it did real work or failed; git never waits longer than --wait seconds.
     A devenv hook that was edited is backed up before it is rewritten; put commands of your own in
     <hook>.devenv-chained, which the hook runs first.
     """
@@ -59,7 +67,8 @@ def hooks_install(path: Path | None, shared_hooks_path: bool, quiet: bool, verbo
     from devenv.ide import hooks as domain
 
     root = (path or Path.cwd()).resolve()
-    changes = domain.install(root, shared=shared_hooks_path, backup_dir=paths.project_state(root) / "backups")
+    changes = domain.install(root, shared=shared_hooks_path, backup_dir=paths.project_state(root) / "backups",
+                             wait=0 if background else wait)
     _show(changes, quiet, verbose, json_mode)
 
 

@@ -19,8 +19,9 @@ class Seconds(click.ParamType):
 
     name = "seconds"
 
-    def __init__(self, most: float = 86400.0) -> None:
+    def __init__(self, most: float = 86400.0, zero: bool = False) -> None:
         self.most = most
+        self.zero = zero  # 0 is allowed (e.g. "do not wait")
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
         import math
@@ -29,8 +30,9 @@ class Seconds(click.ParamType):
             number = float(value)
         except (TypeError, ValueError):
             self.fail(f"{value!r} is not a number of seconds", param, ctx)
-        if not math.isfinite(number) or number <= 0 or number > self.most:
-            self.fail(f"{value!r}: give a number of seconds greater than 0 and at most {self.most:g}", param, ctx)
+        if not math.isfinite(number) or number < 0 or (number == 0 and not self.zero) or number > self.most:
+            least = "0 or more" if self.zero else "greater than 0"
+            self.fail(f"{value!r}: give a number of seconds {least} and at most {self.most:g}", param, ctx)
         return number
 
 

@@ -63,13 +63,28 @@ def init(target, source, python, constraints, installer, refresh_constraints, no
 @_constraints
 @_installer
 @_lock
+@click.option("--hook", is_flag=True,
+              help="As the git hooks run it: in the background after --wait seconds; one line on stderr when "
+                   "it did real work or failed, nothing otherwise; always exit 0.")
+@click.option("--wait", type=Seconds(3600, zero=True), default=30, show_default=True, metavar="SECONDS",
+              help="With --hook: how long git waits for the refresh (hooks install --background: 0).")
+@click.option("--hook-child", is_flag=True, hidden=True)
 @output_options
-def refresh(path, python, constraints, installer, lock_timeout, quiet, verbose, json_mode):
-    """Bring the venv and the IDE setup up to date (what the git hooks run after a pull or rebase)."""
+def refresh(path, python, constraints, installer, lock_timeout, hook, wait, hook_child, quiet, verbose, json_mode):
+    """Bring the venv and the IDE setup up to date (what the git hooks run after a pull or rebase).
+
+    A requirements change the venv already satisfies is only recorded; a real one is applied as one
+    exact uv sync on a copy of the venv; a state built before (git checkout -) is swapped back in.
+    """
     from devenv import workflow
 
+    if hook:
+        from devenv import hookrun, project
+        from devenv.ide import hooks
+
+        click.get_current_context().exit(hookrun.run(project.resolve_root(path), hooks.devenv_command(), wait))
     rep = reporter(quiet, verbose, json_mode)
-    workflow.refresh(path, _venv_opts(python, constraints, installer), rep, lock_timeout)
+    workflow.refresh(path, _venv_opts(python, constraints, installer), rep, lock_timeout, hook_child=hook_child)
     if json_mode:
         rep.emit_json()
 

@@ -1,4 +1,4 @@
-"""git hooks that run `devenv refresh --quiet` after checkout, merge and rebase.
+"""git hooks that run `devenv refresh --hook` after checkout, merge and rebase (see hookrun.py).
 
 A foreign hook already in place is moved aside to `<hook>.devenv-chained` and called first (with the
 same arguments and stdin); its exit status is what the hook returns when it fails. Our hook is
@@ -57,7 +57,8 @@ def git_common_dir(repo: Path) -> Path:
     return Path(res.stdout.strip()).resolve()
 
 
-def script(hook: str, command: list[str], common_dir: Path | None = None) -> str:
+def script(hook: str, command: list[str], common_dir: Path | None = None, wait: float = 30.0) -> str:
+    """wait: seconds git waits for the refresh before it goes on in the background (hookrun)."""
     cmd = " ".join(_quote(a) for a in command)
     lines = ["#!/bin/sh", MARKER,
              f"# devenv rewrites this file: put commands of your own in {hook}{CHAINED}, which it runs first",
@@ -74,7 +75,9 @@ def script(hook: str, command: list[str], common_dir: Path | None = None) -> str
         # was installed for (and its worktrees, which share its git dir), never build a venv elsewhere
         lines += ['here=$(git rev-parse --path-format=absolute --git-common-dir 2>/dev/null)',
                   f'if [ "$here" != {_quote(str(common_dir))} ]; then exit $status; fi']
-    lines += [f"{cmd} refresh --quiet || echo 'devenv refresh failed; run it by hand to see why' >&2",
+    # `refresh --hook` prints one line when it did real work or failed, and exits 0 itself; the echo is
+    # for a devenv that cannot start at all (uninstalled, moved)
+    lines += [f"{cmd} refresh --hook --wait {wait:g} || echo 'devenv could not run: run devenv refresh by hand' >&2",
               "exit $status", ""]
     return "\n".join(lines)
 
@@ -97,7 +100,7 @@ def _toplevel(repo: Path) -> Path:
 
 
 def install(repo: Path, command: list[str] | None = None, shared: bool = False,
-            backup_dir: Path | None = None) -> list[HookChange]:
+            backup_dir: Path | None = None, wait: float = 30.0) -> list[HookChange]:
     folder = hooks_dir(repo)
     common = git_common_dir(repo)
     if not _inside(folder, common, _toplevel(repo)) and not shared:
@@ -110,7 +113,7 @@ def install(repo: Path, command: list[str] | None = None, shared: bool = False,
     out = []
     for hook in HOOKS:
         path, aside = folder / hook, folder / (hook + CHAINED)
-        text = script(hook, cmd, common)
+        text = script(hook, cmd, common, wait)
         if path.exists() and _ours(path):
             same = path.read_text(encoding="utf-8") == text
             verb = "identical" if same else "update"
