@@ -48,6 +48,8 @@ class Decision:
     # Only requirement, constraint or extra lines differ (same Python, install mode, project files):
     # the installed packages may still satisfy them all (installed.judge), or one exact sync can apply it.
     requirements_only: bool = False
+    # Same Python, install mode and test runner: the venv can be changed (on a copy) rather than rebuilt.
+    same_venv: bool = False
 
 
 def compute(project: Project, python: str, constraints: Constraints) -> Fingerprint:
@@ -155,17 +157,18 @@ def decide(old: Fingerprint | None, new: Fingerprint, venv_exists: bool) -> Deci
                *(f"extra {e}" for e in set(old.extras) - set(new.extras))]
     if removed:
         return Decision("rebuild", changes(old, new),
-                        requirements_only=old.project_meta == new.project_meta and old.runner == new.runner)
+                        requirements_only=old.project_meta == new.project_meta and old.runner == new.runner,
+                        same_venv=True)
     added = tuple(sorted({*(set(new.requirements) - set(old.requirements)),
                           *(set(new.constraints) - set(old.constraints)),
                           *(f"extra {e}" for e in set(new.extras) - set(old.extras))}))
     if old.project_meta != new.project_meta:
-        return Decision("add", "project metadata changed (reinstalling the project)", added)
+        return Decision("add", "project metadata changed (reinstalling the project)", added, same_venv=True)
     if new.runner and new.runner != old.runner:
         added = (*added, new.runner)
     if added:
-        return Decision("add", changes(old, new), added, requirements_only=True)
-    return Decision("add", f"devenv changed ({old.devenv} -> {new.devenv})")
+        return Decision("add", changes(old, new), added, requirements_only=True, same_venv=True)
+    return Decision("add", f"devenv changed ({old.devenv} -> {new.devenv})", same_venv=True)
 
 
 def _by_name(lines: tuple[str, ...]) -> dict[str, list[str]]:

@@ -12,6 +12,7 @@ missing METADATA) answers "not satisfied", and the installer decides.
 from __future__ import annotations
 
 import email.parser
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -89,6 +90,7 @@ def environment(python_version: str) -> dict[str, str]:
 
 
 _NOT_A_REQUIREMENT = re.compile(r"^(-|--|\w+://|\.|/)")  # options, -e, URLs, local paths
+_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*===?\s*([^\s;#]+)\s*(;.*)?$")
 
 
 def judge(
@@ -120,6 +122,13 @@ def judge(
         if dist is None or not req.specifier.contains(dist.version, prereleases=True):
             unmet.append(line)
     for line in constraints:
+        pin = _PIN.match(line)
+        if pin is not None:  # the common `name===version` line: no full parse for the ~600 pins not installed
+            installed_dist = dists.get(canonicalize_name(pin.group(1)))
+            if installed_dist is None:
+                continue
+            if not pin.group(3) and str(installed_dist.version) == pin.group(2):
+                continue
         req = _parse(line)
         if req is None:
             continue  # not a pin (pip ignores such lines in a constraints file too)
@@ -186,6 +195,7 @@ def closure(dists: dict[str, Dist], roots: list[Requirement], env: dict[str, str
     return needed
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse(line: str) -> Requirement | None:
     text = line.split(" #", 1)[0].strip()
     if not text or _NOT_A_REQUIREMENT.match(text):

@@ -48,12 +48,13 @@ def choose(installer: str) -> tuple[str, str | None]:
 
 
 def plan(project: Project, constraints_file: Path | None, extras: tuple[str, ...], runner: str | None = None,
-         *, exact_by_name: bool = False) -> Plan:
-    """The installer's arguments. exact_by_name: an exact sync (uv's --exact) into a venv that has the
-    project installed already: the project is named, not built again (uv rebuilds a local folder's
-    metadata on every call: 6-11 s on nova), and pip, which --exact would remove, is kept."""
+         *, exact: bool = False, by_name: bool = False) -> Plan:
+    """The installer's arguments. exact: one exact sync (uv's --exact), keeping pip, which it would
+    remove. by_name: into a venv that has the project installed already and whose project files did not
+    change: the project is named, not built again (uv rebuilds a local folder's metadata on every call:
+    6-11 s on nova)."""
     env = project.unit_env
-    args: list[str] = ["--exact"] if exact_by_name else []
+    args: list[str] = ["--exact", "pip"] if exact else []
     if constraints_file is not None:
         args += ["-c", str(constraints_file)]
     for dep in env.deps:
@@ -63,8 +64,7 @@ def plan(project: Project, constraints_file: Path | None, extras: tuple[str, ...
             args.append(dep.value)
     if runner:
         args.append(runner)  # the project's test runner, which nothing in its deps installs
-    if exact_by_name:
-        args.append("pip")
+    if by_name:
         if not env.skip_install:
             args.append(project.name + (f"[{','.join(extras)}]" if extras else ""))
     elif not env.skip_install:

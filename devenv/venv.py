@@ -66,6 +66,9 @@ def ensure(project: Project, opts: Options, rep: Reporter) -> Outcome:
             fingerprint.write(venv, new_fp)  # remember a newly given --constraints for later refreshes
         rep.line(f"  venv           up to date ({venv})")
         return outcome
+    if decision.action == "create" and _from_worktree(project, venv, new_fp, rep):
+        outcome.action, outcome.reason = "copy", "copied from another worktree's venv with the same fingerprint"
+        return outcome
     if decision.action != "create" and _restore_kept(project, venv, old_fp, new_fp, rep):
         outcome.action, outcome.reason = "restore", f"a venv built for this state was kept ({decision.reason})"
         return outcome
@@ -80,8 +83,11 @@ def ensure(project: Project, opts: Options, rep: Reporter) -> Outcome:
     kind, uv = installer.choose(opts.installer)
     outcome.installer = kind
     rep.detail(f"{decision.action}: {decision.reason}")
-    if dists is not None and uv is not None and project.unit_env.usedevelop:
-        outcome.log = str(_exact_sync(project, venv, cons, old_fp, new_fp, uv, rep, decision))
+    # With uv, a change of the requirements or of the project's own files (same Python, same install
+    # mode) is applied to a copy as one exact sync, so the venv it replaces can be kept for going back.
+    if uv is not None and project.unit_env.usedevelop and healthy and decision.same_venv:
+        by_name = dists is not None  # project files unchanged: no rebuild of its metadata
+        outcome.log = str(_exact_sync(project, venv, cons, old_fp, new_fp, uv, rep, decision, by_name))
         outcome.action = "sync"
         return outcome
     if decision.action == "add":
@@ -128,6 +134,52 @@ def _restore_kept(project: Project, venv: Path, old_fp: fingerprint.Fingerprint 
     return True
 
 
+def _from_worktree(project: Project, venv: Path, fp: fingerprint.Fingerprint, rep: Reporter) -> bool:
+    """`git worktree add ../nova-review`: a worktree whose venv has this very fingerprint is copied (hard
+    links) and pointed at this checkout, instead of installing everything again. Checked by importing
+    the project from the copy: it must come from this tree."""
+    from devenv import venvcopy
+
+    for other in _worktree_venvs(project.root):
+        if fingerprint.read(other) != fp or not venvlayout.looks_usable(other) \
+                or not venvcopy.relocatable(other.parent, project.root):
+            continue
+        new = venvlayout.new_of(venv)
+        try:
+            with rep.phase("venv") as info:
+                venvcopy.link_copy(other, new)
+                venvcopy.relocate(new, other.parent, project.root)
+                _import_check(project, new, from_tree=project.root)
+                info["result"] = f"copied from the worktree {other.parent} (same requirements; hard links)"
+        except DevenvError as exc:
+            shutil.rmtree(new, ignore_errors=True)
+            rep.detail(f"could not copy the venv of {other.parent}: {exc.message}")
+            continue
+        except BaseException:
+            shutil.rmtree(new, ignore_errors=True)
+            raise
+        _swap(new, venv)
+        return True
+    return False
+
+
+def _worktree_venvs(root: Path) -> list[Path]:
+    git = shutil.which("git")
+    if git is None or not (root / ".git").exists():
+        return []
+    res = proc.run([git, "-C", str(root), "worktree", "list", "--porcelain"], timeout=10, what="git worktree")
+    if not res.ok:
+        return []
+    here = root.resolve()
+    out = []
+    for line in res.stdout.splitlines():
+        if line.startswith("worktree "):
+            tree = Path(line[len("worktree "):])
+            if tree.resolve() != here and venvlayout.of(tree).is_dir():
+                out.append(venvlayout.of(tree))
+    return out
+
+
 def _satisfied(project: Project, dists: dict[str, installed.Dist], fp: fingerprint.Fingerprint, rep: Reporter,
                decision: fingerprint.Decision) -> bool:
     """Would the installer change nothing? (A changed specifier the installed version still meets.)"""
@@ -147,7 +199,7 @@ def _satisfied(project: Project, dists: dict[str, installed.Dist], fp: fingerpri
 
 def _exact_sync(project: Project, venv: Path, cons: constraints_mod.Constraints,
                 old_fp: fingerprint.Fingerprint | None, new_fp: fingerprint.Fingerprint, uv: str, rep: Reporter,
-                decision: fingerprint.Decision) -> Path:
+                decision: fingerprint.Decision, by_name: bool) -> Path:
     """Apply a requirements change as one exact uv sync to a hard-linked copy of the venv, check the
     copy, and swap it in; the venv it replaces is kept (venvstore). Until the swap the venv in use is
     untouched, so a failure or a kill leaves it working (recover() removes the copy)."""
@@ -163,7 +215,7 @@ def _exact_sync(project: Project, venv: Path, cons: constraints_mod.Constraints,
             if cons.source:
                 cfile = new / "devenv-constraints.txt"
                 fsutil.atomic_write(cfile, cons.text)
-            p = installer.plan(project, cfile, new_fp.extras, new_fp.runner, exact_by_name=True)
+            p = installer.plan(project, cfile, new_fp.extras, new_fp.runner, exact=True, by_name=by_name)
             log = installer.install("uv", uv, venvlayout.python(new), p, echo=rep.interactive, project=project,
                                     on_warning=rep.warn)
             info["result"] = "uv, one exact sync"
@@ -227,11 +279,17 @@ def _install(project: Project, venv: Path, cons: constraints_mod.Constraints, fp
                              on_warning=rep.warn)
 
 
-def _import_check(project: Project, venv: Path) -> None:
+def _import_check(project: Project, venv: Path, from_tree: Path | None = None) -> None:
+    """The venv imports the project's packages (from_tree: and each comes from that folder)."""
     if project.unit_env.skip_install or not project.packages:
         return
     code = "; ".join(f"import {p}" for p in project.packages)
-    r = proc.run([str(venv / "bin" / "python"), "-c", code], timeout=120, cwd="/", what="import check")
+    if from_tree is not None:
+        code += "; import os, sys; " + "; ".join(
+            f"sys.exit('{p} comes from ' + os.path.realpath({p}.__file__)) if not "
+            f"os.path.realpath({p}.__file__).startswith(sys.argv[1] + os.sep) else None" for p in project.packages)
+    args = [str(venv / "bin" / "python"), "-c", code] + ([str(from_tree.resolve())] if from_tree else [])
+    r = proc.run(args, timeout=120, cwd="/", what="import check")
     if not r.ok:
         raise InstallError(f"the new venv cannot import {', '.join(project.packages)}: {proc.tail(r.stderr, 3)}",
                            "the previous venv was kept; see the error above")

@@ -12,6 +12,7 @@ nova's 11,000-file venv takes ~0.3 s this way against several seconds for a full
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -55,3 +56,37 @@ def _unlink_copy(path: Path) -> None:
     tmp = path.with_name(path.name + ".devenv-copy")
     shutil.copy2(path, tmp)
     os.replace(tmp, path)
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_./+-]+")
+
+
+def relocatable(old_root: Path, new_root: Path) -> bool:
+    """Paths installers write as they are: no quoting (shebangs), no percent-encoding (direct_url.json)."""
+    return all(_PLAIN.fullmatch(str(p)) for p in (old_root, new_root))
+
+
+def relocate(venv: Path, old_root: Path, new_root: Path) -> int:
+    """Point a venv copied from another checkout (old_root) at this one: the scripts' shebangs, the
+    editable install's .pth and finder files, its direct_url.json. Only files venvcopy made real copies
+    of are rewritten. Returns how many files changed."""
+    pattern = re.compile(re.escape(os.fsencode(str(old_root))) + rb"(?=[/'\"\s)\]},]|$)", re.M)
+    repl = os.fsencode(str(new_root))
+    files = list((venv / "bin").iterdir()) if (venv / "bin").is_dir() else []
+    for site in (venv / "lib").glob("python*/site-packages"):
+        files += [e for e in site.iterdir() if e.is_file()]
+        files += list(site.glob("*.dist-info/direct_url.json"))
+    changed = 0
+    for path in files:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > 1 << 20:
+            continue
+        data = path.read_bytes()
+        new = pattern.sub(repl, data)
+        if new != data:
+            mode = path.stat().st_mode
+            tmp = path.with_name(path.name + ".devenv-tmp")
+            tmp.write_bytes(new)
+            os.chmod(tmp, mode)
+            os.replace(tmp, path)
+            changed += 1
+    return changed

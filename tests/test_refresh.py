@@ -119,3 +119,35 @@ def test_a_killed_sync_leaves_the_venv_in_use_and_the_next_run_recovers(tmp_path
     assert r.exit_code == 0, r.output
     assert not (root / ".venv.devenv-new").exists()
     assert vpy(root, "import importlib.metadata as m; print(m.version('slow-build'))").stdout.strip() == "1.0"
+
+
+def test_a_second_worktree_gets_its_venv_by_a_copy(tmp_path: Path, run_cli, constraints) -> None:
+    root = sample(tmp_path)
+    gitc = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-C", str(root)]
+    (root / ".gitignore").write_text(".venv/\n.idea/\n*.egg-info/\n")
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "init"]):
+        subprocess.run([*gitc, *args], check=True, capture_output=True, timeout=60)
+    assert init(run_cli, root, constraints).exit_code == 0
+    review = tmp_path / "sample-review"
+    subprocess.run([*gitc, "worktree", "add", "-q", str(review)], check=True, capture_output=True, timeout=60)
+    before = logs(review)
+    r = init(run_cli, review, constraints, "-v")
+    assert r.exit_code == 0, r.output
+    assert f"copied from the worktree {root}" in r.output
+    assert logs(review) == before  # no installer ran
+    where = vpy(review, "import sample_service; print(sample_service.__file__)")
+    assert where.stdout.strip() == str(review / "sample_service" / "__init__.py")  # this tree, not the other
+    stestr = subprocess.run([str(review / ".venv" / "bin" / "stestr"), "--version"], capture_output=True,
+                            text=True, timeout=60)
+    assert stestr.returncode == 0, stestr.stderr
+    assert str(review / ".venv" / "bin" / "python") in (review / ".venv" / "bin" / "stestr").read_text()
+    # the first checkout's venv is untouched by the copy
+    assert vpy(root, "import sample_service; print(sample_service.__file__)").stdout.strip() == \
+        str(root / "sample_service" / "__init__.py")
+    # a worktree with other requirements is built as usual
+    other = tmp_path / "sample-other"
+    subprocess.run([*gitc, "worktree", "add", "-q", str(other)], check=True, capture_output=True, timeout=60)
+    edit(other, "Apache-2.0/BSD\n", "Apache-2.0/BSD\nsix\n")
+    r = init(run_cli, other, constraints)
+    assert r.exit_code == 0 and "copied from the worktree" not in r.output
+    assert vpy(other, "import six").returncode == 0
