@@ -68,6 +68,7 @@ def main() -> None:
     env = {**os.environ, "DEVENV_HOME": str(tmp / "state"), "DEVENV_JETBRAINS_HOME": str(tmp / "jb"),
            "TOX_CONSTRAINTS_FILE": str(UPPER)}
     env.pop("VIRTUAL_ENV", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as on a user's machine: devenv's own bytecode is cached
     uv = shutil.which("uv") or sys.exit("uv is not installed")
     head = git(args.nova, "rev-parse", "HEAD").strip()
     commits = git(args.nova, "log", f"-n{args.commits}", "--format=%H", head, "--", *FILES).split()

@@ -149,6 +149,6 @@ def explain(output: str, log: Path, kept: str = "the previous venv was kept") ->
             return InstallError(f"{m.group(1)} is not available from the package index; {kept}",
                                 f"check the requirement and the constraints; {where}")
     if re.search(r"No solution found|ResolutionImpossible|conflicting dependencies", output):
-        return InstallError(f"the requirements cannot be installed together: {proc.tail(output, 4)}",
+        return InstallError(f"the requirements cannot be installed together ({kept}): {proc.tail(output, 4)}",
                             f"check the constraints file against the requirements; {where}")
-    return InstallError(f"the installer failed: {proc.tail(output, 4)}", where)
+    return InstallError(f"the installer failed ({kept}): {proc.tail(output, 4)}", where)

@@ -77,7 +77,7 @@ def test_fingerprint_round_trips_and_a_damaged_one_is_none(tmp_path: Path) -> No
     ("  × No solution found when resolving dependencies:\n  ╰─▶ Because six==1.0 and six>=1.16 ...", "InstallError",
      "cannot be installed together"),
     ("OSError: [Errno 28] No space left on device", "DevenvError", "the disk is full"),
-    ("something else entirely\n", "InstallError", "the installer failed: something else entirely"),
+    ("something else entirely\n", "InstallError", "the installer failed (the previous venv was kept): something else"),
 ])
 def test_installer_failures_are_explained(tmp_path: Path, output: str, kind: str, says: str) -> None:
     """installer.explain turns the installer's output into one message of the right class (exit code)."""

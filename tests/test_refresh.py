@@ -5,6 +5,7 @@ virtualenv and the sample project (from the local wheelhouse, tests/localindex.p
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -151,3 +152,44 @@ def test_a_second_worktree_gets_its_venv_by_a_copy(tmp_path: Path, run_cli, cons
     r = init(run_cli, other, constraints)
     assert r.exit_code == 0 and "copied from the worktree" not in r.output
     assert vpy(other, "import six").returncode == 0
+
+
+def test_no_room_for_the_copy_is_said_and_the_venv_in_use_stays(tmp_path: Path, run_cli, constraints) -> None:
+    """A full file system (here: out of inodes, what a hard-linked copy needs) while copying the venv."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("needs root to mount a small tmpfs")
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400m", "tmpfs", str(small)]).returncode != 0:
+        pytest.skip("cannot mount tmpfs here")
+    try:
+        root = sample(small)
+        assert init(run_cli, root, constraints).exit_code == 0
+        used = int(subprocess.run(["df", "--output=iused", str(small)], capture_output=True, text=True,
+                                  check=True).stdout.split()[-1])
+        # room for a few hundred more inodes: far fewer than the copy's folders and files
+        subprocess.run(["mount", "-o", f"remount,nr_inodes={used + 300}", str(small)], check=True)
+        edit(root, "Apache-2.0/BSD\n", "Apache-2.0/BSD\nsix\n")
+        r = init(run_cli, root, constraints)
+        assert r.exit_code == 6, r.output
+        assert "cannot copy the venv" in r.output and "No space left on device" in r.output, r.output
+        assert "Traceback" not in r.output
+        assert not (root / ".venv.devenv-new").exists()
+        assert vpy(root, "import sample_service, fixtures").returncode == 0
+    finally:
+        subprocess.run(["umount", "-l", str(small)])
+
+
+def test_a_change_that_cannot_be_installed_keeps_the_venv(tmp_path: Path, run_cli, constraints) -> None:
+    """An old branch's requirement the constraints (or the index) cannot give: one message, exit 6, the
+    venv in use unchanged, no copy left behind."""
+    root = sample(tmp_path)
+    assert init(run_cli, root, constraints).exit_code == 0
+    inode = (root / ".venv").stat().st_ino
+    edit(root, "stestr>=3.0.0", "stestr<2")  # upper-constraints pins stestr 4.x
+    r = init(run_cli, root, constraints)
+    assert r.exit_code == 6, r.output
+    assert "cannot be installed together" in r.output and "the previous venv was kept" in r.output
+    assert "Traceback" not in r.output
+    assert (root / ".venv").stat().st_ino == inode and not (root / ".venv.devenv-new").exists()
+    assert vpy(root, "import sample_service, stestr").returncode == 0
