@@ -36,16 +36,22 @@ class SystemReport:
 def check(bindep_file: Path, root: Path) -> SystemReport:
     key = _cache_key(bindep_file)
     cache = paths.project_state(root) / "bindep-cache.json"
+    entries: dict[str, dict] = {}
     try:
-        cached = json.loads(cache.read_text())
-        if cached.get("key") == key:
-            r = cached["report"]
-            return SystemReport(tuple(r["missing"]), tuple(r["bad_versions"]), r["install_command"], r["platform"])
-    except (OSError, ValueError, KeyError):
+        entries = json.loads(cache.read_text()).get("entries") or {}
+        r = entries[key]
+        return SystemReport(tuple(r["missing"]), tuple(r["bad_versions"]), r["install_command"], r["platform"])
+    except (OSError, ValueError, KeyError, AttributeError, TypeError):
         pass
     report = _evaluate(bindep_file)
-    fsutil.atomic_write(cache, json.dumps({"key": key, "report": report.to_json()}))
+    # several answers: switching between branches whose bindep.txt differ must not re-run bindep (1.3 s)
+    entries = {k: v for k, v in list(entries.items())[-(CACHED - 1):]} if isinstance(entries, dict) else {}
+    entries[key] = report.to_json()
+    fsutil.atomic_write(cache, json.dumps({"entries": entries}))
     return report
+
+
+CACHED = 8  # bindep answers kept per project (one per bindep.txt content and package database state)
 
 
 def _cache_key(bindep_file: Path) -> str:
