@@ -13,9 +13,10 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from devenv import constraints as constraints_mod
-from devenv import fingerprint, installed, interpreter, proc, venvlayout, venvstore
+from devenv import fingerprint, interpreter, proc, venvlayout, venvstore
 from devenv.errors import DevenvError, InstallError
 from devenv.findings import Finding
 from devenv.project import Project
@@ -72,6 +73,8 @@ def ensure(project: Project, opts: Options, rep: Reporter) -> Outcome:
     if decision.action != "create" and _restore_kept(project, venv, old_fp, new_fp, rep):
         outcome.action, outcome.reason = "restore", f"a venv built for this state was kept ({decision.reason})"
         return outcome
+    from devenv import installed  # packaging's marker parser and email: only when something changed
+
     healthy = _healthy_enough(venv)
     dists = installed.read(venv) if decision.requirements_only and healthy else None
     if dists is not None and _satisfied(project, dists, new_fp, rep, decision):
@@ -180,9 +183,11 @@ def _worktree_venvs(root: Path) -> list[Path]:
     return out
 
 
-def _satisfied(project: Project, dists: dict[str, installed.Dist], fp: fingerprint.Fingerprint, rep: Reporter,
+def _satisfied(project: Project, dists: dict[str, Any], fp: fingerprint.Fingerprint, rep: Reporter,
                decision: fingerprint.Decision) -> bool:
     """Would the installer change nothing? (A changed specifier the installed version still meets.)"""
+    from devenv import installed
+
     # pbr and setuptools projects copy requirements.txt into their installed metadata, which is stale now:
     # the fresh lines (in the fingerprint) stand for it, and only the project's extras are followed.
     verdict = installed.judge(dists, fp.requirements, fp.constraints, fp.python,

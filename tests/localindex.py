@@ -2,9 +2,10 @@
 
 Without it every `devenv init` in the tests asks the network's package index (and fails or crawls when
 it is slow). `build()` runs once per machine (scripts/test calls it before pytest): `pip download` of the
-requirements below, under OpenStack's upper-constraints, as wheels for each Python the tests build venvs
-with, into a folder named after a hash of all that, so a changed list builds a new one. The tests then
-point both installers at that folder and nowhere else (`env()`: uv's and pip's find-links + no-index), so
+requirements below, under each constraints file the tests use (OpenStack's upper-constraints when it is
+beside the checkout, and the sample's own pins), as wheels for each Python the tests build venvs with,
+into a folder named after a hash of all that, so a changed list builds a new one. The tests then point
+both installers at that folder and nowhere else (`env()`: uv's file:// index, pip's find-links), so
 an install test needs no network at all. The few tests about an unreachable index take those settings
 away again (`network_only`).
 
@@ -26,6 +27,14 @@ except ImportError:  # Python 3.10: pytest brings tomli there
 
 REPO = Path(__file__).resolve().parent.parent
 UPPER_CONSTRAINTS = REPO.parent / "shared" / "data" / "upper-constraints.txt"
+SAMPLE_CONSTRAINTS = REPO / "examples" / "sample-service" / "upper-constraints.txt"
+
+
+def constraint_files() -> list[Path]:
+    """Every constraints file the tests install under: OpenStack's real one when it is beside the
+    checkout (conftest's `constraints`), and the sample's own (its tox.ini default). Their pins differ,
+    so the wheelhouse holds the versions of both."""
+    return [p for p in (UPPER_CONSTRAINTS, SAMPLE_CONSTRAINTS) if p.is_file()]
 # What the tests install into venvs: the sample service and the test projects (their deps, test deps and
 # build requirements), and what tests/test_install.py installs devenv itself with (pyproject's list).
 TEST_PROJECTS = [
@@ -62,7 +71,7 @@ def folder() -> Path:
 
 
 def _constraints_text() -> str:
-    return UPPER_CONSTRAINTS.read_text() if UPPER_CONSTRAINTS.is_file() else ""
+    return "".join(p.read_text() for p in constraint_files())
 
 
 def ready() -> Path | None:
@@ -75,14 +84,15 @@ def build() -> Path:
     if (path / READY).exists():
         return path
     path.mkdir(parents=True, exist_ok=True)
-    constraints = ["-c", str(UPPER_CONSTRAINTS)] if UPPER_CONSTRAINTS.is_file() else []
-    for version in pythons():
-        # --python-version: one pip downloads for every interpreter (binary wheels only, as pip requires)
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--dest", str(path),
-             "--only-binary=:all:", "--python-version", version, *constraints, *requirements()],
-            check=True, timeout=900,
-        )
+    for cfile in constraint_files():
+        for version in pythons():
+            # --python-version: one pip downloads for every interpreter (binary wheels only, as pip requires)
+            subprocess.run(
+                [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--dest",
+                 str(path), "--only-binary=:all:", "--python-version", version, "-c", str(cfile),
+                 *requirements()],
+                check=True, timeout=900,
+            )
     write_simple(path)
     (path / READY).write_text("\n".join(requirements()) + "\n")
     return path

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import localindex
 import pytest
-from conftest import SAMPLE, UPPER_CONSTRAINTS
+from conftest import SAMPLE
 
 from devenv import source
 
@@ -129,9 +129,9 @@ def test_disk_full(tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch) -> 
         root = small / "sample"
         shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns(".venv", ".idea", "*.egg-info"))
         constraints = small / "uc.txt"
-        # one pin, the one upper-constraints has (so the local wheelhouse has it too)
-        pins = UPPER_CONSTRAINTS.read_text().splitlines() if UPPER_CONSTRAINTS.is_file() else []
-        constraints.write_text(next((p for p in pins if p.startswith("eventlet=")), "eventlet===0.40.3") + "\n")
+        # one pin, one the local wheelhouse has (upper-constraints', else the sample's own)
+        pins = localindex.constraint_files()[0].read_text().splitlines()
+        constraints.write_text(next(p for p in pins if p.startswith("eventlet=")) + "\n")
         monkeypatch.setenv("UV_LINK_MODE", "copy")  # copies land on the full disk, as on a real one
         r = run_cli("init", str(root), "--no-ide", "--constraints", str(constraints))
         assert r.exit_code != 0, r.output
