@@ -80,6 +80,8 @@ def _setup(root: Path, vopts: venv.Options, ide: bool, lock_timeout: float, rep:
         summary["system"] = _system(proj, rep)
         if ide:
             summary["ide"] = _ide(proj, rep)
+    if not rep.quiet:  # the hooks run quietly: no nagging on every checkout
+        _identity(root, rep)
     rep.data.update(summary)
     return summary
 
@@ -116,6 +118,15 @@ def _system(proj: Project, rep: Reporter) -> dict[str, Any] | None:
     for bad in report.bad_versions:
         rep.warn(f"system package version: {bad}")
     return report.to_json()
+
+
+def _identity(root: Path, rep: Reporter) -> None:
+    from devenv import gitidentity
+
+    keys = gitidentity.missing(root)
+    if keys:
+        rep.warn(f"git has no {' and no '.join(keys)}: commits and `git review` need them; devenv does not set "
+                 f"them: {gitidentity.fix(keys)}")
 
 
 def _ide(proj: Project, rep: Reporter) -> dict[str, Any]:

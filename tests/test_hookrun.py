@@ -38,7 +38,10 @@ def repo_with_branches(tmp_path: Path, run_cli, constraints: str, wait: float = 
         req.write_text(req.read_text().replace(old, new))
         git(root, "commit", "-qam", branch)
     git(root, "checkout", "-q", "main")
-    assert run_cli("init", str(root), "--constraints", constraints).exit_code == 0  # the IDE files too
+    r = run_cli("init", str(root), "--constraints", constraints)  # the IDE files too
+    assert r.exit_code == 0, r.output
+    if not git(root, "config", "user.email").stdout.strip():  # commits here pass their identity with -c
+        assert "git has no" in r.output and "git config --global user.email" in r.output
     hooks.install(root, command=[sys.executable, "-m", "devenv"], wait=wait)
     return root
 
