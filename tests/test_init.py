@@ -129,11 +129,13 @@ setup(name="slow-build", version="1.0", py_modules=[])
 """
 
 
-def start_rebuild(root: Path, constraints: str, in_virtualenv: bool = False) -> subprocess.Popen[str]:
+def start_rebuild(root: Path, constraints: str, in_virtualenv: bool = False,
+                  installer: str = "uv") -> subprocess.Popen[str]:
     """Make a change that forces a rebuild, start devenv in its own process group, and return while the
     installer is surely busy: a local package in the new requirements whose build waits until the test
     removes its hold file (which `release(root)` does), so a fast index cannot finish the run first.
-    in_virtualenv: return as soon as the new venv has its python, while virtualenv still seeds pip."""
+    in_virtualenv: return as soon as the new venv has its python, while virtualenv still seeds pip (with
+    pip, which has no exact sync, a removal makes a new venv; uv applies it to a copy of the venv)."""
     assert init_ok(root, constraints)
     slow = root.parent / f"{root.name}-slow-build"  # its processes name root's path (see _children_of)
     slow.mkdir()
@@ -143,7 +145,7 @@ def start_rebuild(root: Path, constraints: str, in_virtualenv: bool = False) -> 
     req = root / "test-requirements.txt"
     req.write_text(req.read_text().replace("fixtures>=3.0.0 # Apache-2.0/BSD\n", "")
                    + f"six\nslow-build @ {slow.as_uri()}\n")
-    proc = subprocess.Popen([sys.executable, "-m", "devenv", "init", str(root), "--no-ide", "--installer", "pip",
+    proc = subprocess.Popen([sys.executable, "-m", "devenv", "init", str(root), "--no-ide", "--installer", installer,
                              "--constraints", constraints], start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     busy = (root / ".venv.devenv-new" / "bin" / "python") if in_virtualenv else started
@@ -205,7 +207,7 @@ def test_sigterm_and_sighup_clean_up_like_ctrl_c(tmp_path: Path, run_cli, constr
     """Sent to devenv alone (`kill PID`, a closed terminal): its installer must not outlive it, and the
     half-made venv goes, also when the signal comes while virtualenv is still making it."""
     root = sample(tmp_path)
-    proc = start_rebuild(root, constraints, in_virtualenv)
+    proc = start_rebuild(root, constraints, in_virtualenv, "pip" if in_virtualenv else "uv")
     os.kill(proc.pid, sig)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == code, out
