@@ -38,7 +38,7 @@ def test_healthy_after_init_then_stale_then_broken(tmp_path: Path, run_cli) -> N
     checks = by_check(data)
     assert checks["venv.fingerprint"]["status"] == "ok"  # the --constraints of init is remembered
     assert checks["venv.import"]["status"] == "ok"
-    assert [s["title"] for s in data["sections"]] == ["venv", "IDE"]
+    assert [s["title"] for s in data["sections"]] == ["venv", "IDE", "git"]
 
     req = root / "test-requirements.txt"
     req.write_text(req.read_text() + "six\n")
@@ -63,12 +63,13 @@ def test_guest_on_unmapped_share_reports_uid_mismatch_and_links(tmp_path: Path, 
     code, data = doctor_json(run_cli, str(root), "--guest", "vm")
     assert code == 10
     titles = [s["title"] for s in data["sections"]]
-    assert titles[:2] == ["venv", "IDE"] and titles[2].startswith("guest vm")
-    guest = {f["check"]: f for f in data["sections"][2]["findings"]}
+    assert titles[:3] == ["venv", "IDE", "git"] and titles[3].startswith("guest vm")
+    (section,) = [s for s in data["sections"] if s["title"].startswith("guest vm")]
+    guest = {f["check"]: f for f in section["findings"]}
     assert guest["guest.vm.reachable"]["status"] == "ok"
     uid = next(f for c, f in guest.items() if c.startswith("guest.vm.uid") and f["status"] == "fail")
     assert f"--map={real_guest.host_uid}/{real_guest.uid}" in uid["fix"]
-    link = next(f for f in data["sections"][2]["findings"] if f["check"] == "hardlink")
+    link = next(f for f in section["findings"] if f["check"] == "hardlink")
     assert link["status"] == "fail" and link["errno"] == "EPERM"
     assert guest["guest.vm.sync"]["status"] == "warn"  # never synced
 
@@ -79,7 +80,9 @@ def test_guest_on_mapped_share_is_clean(tmp_path: Path, run_cli, real_guest) -> 
     assert run_cli("guest", "add", "vm", "--ssh", real_guest.alias, "--ssh-config", str(real_guest.ssh_config),
                    "--path", str(real_guest.share_mapped), "--project", str(root)).exit_code == 0
     _, data = doctor_json(run_cli, str(root), "--guest", "vm")
-    guest_findings = data["sections"][2]["findings"]
+    (section,) = [s for s in data["sections"] if s["title"].startswith("guest vm")]
+    guest_findings = section["findings"]
+    assert any(f["check"] == "guest.vm.reachable" for f in guest_findings)  # the guest's own findings
     bad = [f for f in guest_findings if f["status"] in ("fail", "hung")]
     assert bad == [], bad
 
