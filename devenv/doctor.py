@@ -21,12 +21,12 @@ class Section:
 
 def run(root: Path, guest_name: str | None = None, share_timeout: float = 3.0) -> list[Section]:
     proj = project_mod.load(root)
-    from devenv import gitidentity, venv
+    from devenv import onboarding, venv
     from devenv.ide import health as ide_health
 
     sections = [Section("venv", _safe("venv", lambda: venv.health(proj))),
                 Section("IDE", _safe("ide", lambda: ide_health.check(proj))),
-                Section("git", _safe("git", lambda: [gitidentity.finding(root)]))]
+                Section("git", _safe("git", lambda: onboarding.findings(root)))]
     for guest in _guests(root, guest_name):
         sections.append(Section(f"guest {guest.describe()}", _guest(root, guest, share_timeout)))
     return sections

@@ -36,7 +36,16 @@ def init(opts: InitOptions, rep: Reporter) -> dict[str, Any]:
                 info["result"] = f"cloned {url}"
             else:
                 info["result"] = str(root)
-    return _setup(root, opts.venv, opts.ide, opts.lock_timeout, rep)
+    summary = _setup(root, opts.venv, opts.ide, opts.lock_timeout, rep)
+    if not rep.quiet:
+        from devenv import onboarding
+
+        steps = onboarding.next_steps(project.load(root))
+        if steps:
+            rep.line("next:")
+            for step in steps:
+                rep.line(f"  {step}")
+    return summary
 
 
 def refresh(path: str | None, opts: venv.Options, rep: Reporter, lock_timeout: float = LOCK_TIMEOUT,

@@ -40,6 +40,7 @@ def repo_with_branches(tmp_path: Path, run_cli, constraints: str, wait: float = 
     git(root, "checkout", "-q", "main")
     r = run_cli("init", str(root), "--constraints", constraints)  # the IDE files too
     assert r.exit_code == 0, r.output
+    assert "next:" in r.output and "'Unit tests' configuration" in r.output and "tox -e pep8" in r.output
     if not git(root, "config", "user.email").stdout.strip():  # commits here pass their identity with -c
         assert "git has no" in r.output and "git config --global user.email" in r.output
     hooks.install(root, command=[sys.executable, "-m", "devenv"], wait=wait)
