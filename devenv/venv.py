@@ -325,18 +325,9 @@ def _relocate(new: Path, final: Path) -> None:
     """
     assert new.parent == final.parent
     pattern = re.compile(re.escape(os.fsencode("/" + new.name)) + rb"(?=[/'\"\\\s]|$)", re.M)
-    repl = os.fsencode("/" + final.name)
-    for path in [*(new / "bin").iterdir(), new / "pyvenv.cfg"]:
-        if path.is_symlink() or not path.is_file() or path.stat().st_size > 1 << 20:
-            continue
-        data = path.read_bytes()
-        changed = pattern.sub(repl, data)
-        if changed != data:
-            mode = path.stat().st_mode
-            tmp = path.with_name(path.name + ".devenv-tmp")
-            tmp.write_bytes(changed)
-            os.chmod(tmp, mode)
-            os.replace(tmp, path)
+    from devenv import venvcopy
+
+    venvcopy.rewrite([*(new / "bin").iterdir(), new / "pyvenv.cfg"], pattern, os.fsencode("/" + final.name))
 
 
 def recover(venv: Path, rep: Reporter) -> None:

@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 
 from devenv import proc
-from devenv.errors import InstallError
+from devenv.errors import InstallError, ToolMissing
 
 
 def link_copy(src: Path, dst: Path) -> None:
@@ -27,10 +27,16 @@ def link_copy(src: Path, dst: Path) -> None:
     if dst.exists() or dst.is_symlink():
         shutil.rmtree(dst)
     try:
-        res = proc.run(["cp", "-a", "--link", "--", str(src), str(dst)], timeout=600, what="cp")
-        if not res.ok:  # no GNU cp (macOS): the same in Python, slower
+        try:
+            res = proc.run(["cp", "-a", "--link", "--", str(src), str(dst)], timeout=600, what="cp")
+        except ToolMissing:
+            res = None
+        if res is None or re.search(r"unrecognized option|illegal option|invalid option", res.stderr):
+            # no GNU cp (macOS, BusyBox): the same in Python, slower
             shutil.rmtree(dst, ignore_errors=True)
             shutil.copytree(src, dst, symlinks=True, copy_function=os.link)
+        elif not res.ok:  # a real failure (disk full, no permission): said, not tried a second way
+            raise OSError(proc.tail(res.stderr, 2))
         _own_copies(dst)
     except OSError as exc:
         shutil.rmtree(dst, ignore_errors=True)
@@ -63,14 +69,18 @@ def relocatable(old_root: Path, new_root: Path) -> bool:
 
 def relocate(venv: Path, old_root: Path, new_root: Path) -> int:
     """Point a venv copied from another checkout (old_root) at this one: the scripts' shebangs, the
-    editable install's .pth and finder files, its direct_url.json. Only files venvcopy made real copies
-    of are rewritten. Returns how many files changed."""
+    editable install's .pth and finder files, its direct_url.json. Returns how many files changed."""
     pattern = re.compile(re.escape(os.fsencode(str(old_root))) + rb"(?=[/'\"\s)\]},]|$)", re.M)
-    repl = os.fsencode(str(new_root))
     files = list((venv / "bin").iterdir()) if (venv / "bin").is_dir() else []
     for site in (venv / "lib").glob("python*/site-packages"):
         files += [e for e in site.iterdir() if e.is_file()]
         files += list(site.glob("*.dist-info/direct_url.json"))
+    return rewrite(files, pattern, os.fsencode(str(new_root)))
+
+
+def rewrite(files: list[Path], pattern: re.Pattern[bytes], repl: bytes) -> int:
+    """Replace pattern in each small regular file, by writing a new file and renaming it over the old
+    one (never in place: the file may be a hard link shared with another venv). How many changed."""
     changed = 0
     for path in files:
         if path.is_symlink() or not path.is_file() or path.stat().st_size > 1 << 20:

@@ -62,6 +62,9 @@ def refresh(path: str | None, opts: venv.Options, rep: Reporter, lock_timeout: f
     except DevenvError as exc:
         hookrun.record_failure(root, exc.message)
         raise
+    except Exception as exc:  # a bug (exit 70): in the background nobody would see its log line either
+        hookrun.record_failure(root, f"internal error ({type(exc).__name__}: {exc}); see devenv's log")
+        raise
     hookrun.clear_failure(root)
     return out
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import localindex
 import pytest
-from conftest import SAMPLE
+from conftest import SAMPLE, small_tmpfs
 
 from devenv import source
 
@@ -119,13 +118,7 @@ def test_index_unreachable(tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.network
 def test_disk_full(tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    if shutil.which("mount") is None or os.geteuid() != 0:
-        pytest.skip("needs root to mount a small tmpfs")
-    small = tmp_path / "small"
-    small.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(small)]).returncode != 0:
-        pytest.skip("cannot mount tmpfs here")
-    try:
+    with small_tmpfs(tmp_path / "small", "12m") as small:
         root = small / "sample"
         shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns(".venv", ".idea", "*.egg-info"))
         constraints = small / "uc.txt"
@@ -137,8 +130,6 @@ def test_disk_full(tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch) -> 
         assert r.exit_code != 0, r.output
         assert "Traceback" not in r.output
         assert "disk is full" in r.output or "No space left" in r.output, r.output
-    finally:
-        subprocess.run(["umount", "-l", str(small)])
 
 
 def test_clone_from_local_source_and_known_names(tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch) -> None:

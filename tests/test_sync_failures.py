@@ -198,7 +198,12 @@ def test_sync_onto_a_hung_share_stops_soon_kills_its_guest_side_and_blames_the_s
     assert left == [], "the guest's rsyncs of the stopped run are still there"
 
 
-def test_sync_on_a_live_guest_is_not_probed_and_leaves_no_marker_behind(sync_project, real_guest, sync_remote):
+def test_sync_on_a_live_guest_is_not_probed_and_leaves_no_marker_behind(sync_project, real_guest, sync_remote,
+                                                                        monkeypatch):
+    from devenv.host import hangwatch
+
+    probed: list[str] = []
+    monkeypatch.setattr(hangwatch, "probe", lambda guest, deadline: probed.append(guest.name))
     # the marker rides in the guest rsync's environment (env VAR=x rsync), never in its arguments
     argv = rsync.argv(guest_for(real_guest, sync_remote), str(sync_project), backup_dir="r1", marker="r1")
     assert "--rsync-path=/usr/bin/env DEVENV_SYNC=r1 rsync" in argv
@@ -207,4 +212,5 @@ def test_sync_on_a_live_guest_is_not_probed_and_leaves_no_marker_behind(sync_pro
     assert rsync.remote_program(None, None) is None
     result = sync.sync(sync_project, guest_for(real_guest, sync_remote), SyncOptions(retry=QUICK))
     assert "pkg/m1.py" in result.created
+    assert probed == []  # a sync done within FIRST_PROBE_AFTER pays nothing for the hang watch
     assert _rsyncs_of(real_guest.uid) == []

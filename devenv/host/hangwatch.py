@@ -11,6 +11,7 @@ the caller says it is the share. A fast sync never pays for any of this.
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ class Watch:
         if self.hung is not None:  # the local rsync is gone: now its guest side
             left = reap(self.guest, self.marker, self.deadline)
             if left is not None:
-                self.hung = Hung(**{**self.hung.__dict__, "killed": left[0], "left": left[1]})
+                self.hung = dataclasses.replace(self.hung, killed=left[0], left=left[1])
         return self.hung
 
     def _loop(self, child: subprocess.Popen[str]) -> None:
