@@ -5,35 +5,23 @@ commit-msg hook that `git review -s` installs). Read-only: nothing here changes 
 
 from __future__ import annotations
 
-import configparser
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
-from devenv import gitidentity, proc
+from devenv import gerrit, gitidentity, precommit, proc
+from devenv.errors import ConfigError
 from devenv.findings import Finding
+from devenv.gerrit import GitReview
 from devenv.project import Project
-
-
-@dataclass(frozen=True)
-class GitReview:
-    host: str
-    port: str
-    project: str
+from devenv.tools import Tools
 
 
 def gitreview(root: Path) -> GitReview | None:
-    """.gitreview's [gerrit] section; None without the file. A malformed one reads as None too (doctor
-    reports it)."""
-    path = root / ".gitreview"
-    if not path.is_file():
-        return None
-    parser = configparser.ConfigParser(interpolation=None)
+    """.gitreview as git-review reads it (devenv/gerrit.py); None without the file. A malformed one reads as
+    None too (doctor reports it)."""
     try:
-        parser.read_string(path.read_text(encoding="utf-8"))
-        section = parser["gerrit"]
-        return GitReview(section["host"], section.get("port", "29418"), section["project"])
-    except (configparser.Error, KeyError, UnicodeDecodeError, OSError):
+        return gerrit.read(root)
+    except ConfigError:
         return None
 
 
@@ -43,13 +31,19 @@ def next_steps(project: Project) -> list[str]:
     if project.runner.kind:
         steps.append("run the tests: the 'Unit tests' configuration in PyCharm (or: tox -e py3)")
     if "pep8" in project.envs:
-        steps.append("lint as the gate does: tox -e pep8")
+        from devenv.ide import runconfigs
+
+        if (project.root / ".idea" / "runConfigurations" / runconfigs.file_name("tox -e pep8")).is_file():
+            steps.append("lint as the gate does: the 'tox -e pep8' configuration in PyCharm (or: tox -e pep8)")
+        else:
+            steps.append("lint as the gate does: tox -e pep8")
     if (project.root / ".gitreview").is_file():
         steps.append("send a change: git review (once per clone first: git review -s)")
     return steps
 
 
-def findings(root: Path) -> list[Finding]:
+def findings(root: Path, tools: Tools | None = None) -> list[Finding]:
+    """tools: devenv's tools venv for pre-commit's checks (None: the one its installed hook runs)."""
     out = [gitidentity.finding(root)]
     git = shutil.which("git")
     if git is None or proc.run([git, "-C", str(root), "rev-parse", "--git-dir"], timeout=10).returncode != 0:
@@ -63,27 +57,29 @@ def findings(root: Path) -> list[Finding]:
         out.append(Finding("git.hooks", "warn", "devenv's git hooks are not installed",
                            "after a pull or rebase the venv and the IDE files go stale until you refresh",
                            f"devenv hooks install {root}"))
+    out += precommit.findings(root, tools)
     if not (root / ".gitreview").is_file():
         return out
-    review = gitreview(root)
-    if review is None:
-        out.append(Finding("gerrit.gitreview", "warn", ".gitreview cannot be read (no [gerrit] host/project)",
-                           "git review does not know where to send changes", "fix .gitreview"))
-        return out
-    remote = proc.run([git, "-C", str(root), "remote", "get-url", "gerrit"], timeout=10)
-    if remote.returncode == 0:
-        out.append(Finding("gerrit.remote", "ok", f"remote 'gerrit': {remote.stdout.strip()}"))
-    else:
-        out.append(Finding("gerrit.remote", "warn", f"no 'gerrit' remote for {review.host}/{review.project}",
-                           "git review cannot send changes yet", "git review -s (pip install git-review)"))
-    hook = hooks.hooks_dir(root) / "commit-msg"
     try:
-        has_change_id = "Change-Id" in hook.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        has_change_id = False
-    if has_change_id:
+        review = gerrit.read(root)
+    except ConfigError as exc:
+        out.append(Finding("gerrit.gitreview", "warn", exc.message,
+                           "git review does not know where to send changes", exc.hint or "fix .gitreview"))
+        return out
+    assert review is not None
+    # the same facts gerrit.setup() decides "already" on: the remote's URL and a hook that adds a Change-Id
+    url = gerrit.remote_url(root, review.remote)
+    if url:
+        out.append(Finding("gerrit.remote", "ok", f"remote '{review.remote}': {url}"))
+    else:
+        out.append(Finding("gerrit.remote", "warn",
+                           f"no '{review.remote}' remote for {review.host}/{review.project}",
+                           "git review cannot send changes yet",
+                           "git review -s (or devenv init; a Gerrit username: git config --global "
+                           "gitreview.username NAME)"))
+    if gerrit.hook_in_place(hooks.hooks_dir(root)):
         out.append(Finding("gerrit.commit-msg", "ok", "the commit-msg hook adds a Change-Id"))
     else:
         out.append(Finding("gerrit.commit-msg", "warn", "no commit-msg hook that adds a Change-Id",
-                           "Gerrit refuses commits without a Change-Id line", "git review -s"))
+                           "Gerrit refuses commits without a Change-Id line", "git review -s (or devenv init)"))
     return out

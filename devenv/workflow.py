@@ -90,6 +90,7 @@ def _setup(root: Path, vopts: venv.Options, ide: bool, lock_timeout: float, rep:
             raise
         summary: dict[str, Any] = {"project": proj.name, "root": str(proj.root), "venv": vars(outcome)}
         summary["system"] = _system(proj, rep)
+        summary["tools"] = _tools(proj, rep)
         if ide:
             summary["ide"] = _ide(proj, rep)
     if not rep.quiet:  # the hooks run quietly: no nagging on every checkout
@@ -130,6 +131,43 @@ def _system(proj: Project, rep: Reporter) -> dict[str, Any] | None:
     for bad in report.bad_versions:
         rep.warn(f"system package version: {bad}")
     return report.to_json()
+
+
+def needs_tools(proj: Project) -> bool:
+    """tox envs to configure, a pre-commit config, or a .gitreview: what devenv's tools venv serves."""
+    from devenv.ide import runconfigs
+
+    return bool(runconfigs.tox_envs(proj)) or (proj.root / ".pre-commit-config.yaml").is_file() \
+        or (proj.root / ".gitreview").is_file()
+
+
+def _tools(proj: Project, rep: Reporter) -> str | None:
+    """devenv's tools venv (tox, pre-commit, git-review) for the venv's Python; built once per machine.
+
+    Not having it is not fatal: the venv and the test configurations work without it, so a failure (an
+    unreachable index) is a warning naming what is left out, and the next init tries again."""
+    if not needs_tools(proj):
+        return None
+    from devenv import interpreter, tools
+
+    interp = interpreter.from_venv(proj.venv)
+    if interp is None:
+        return None
+    found = tools.find(interp.version)
+    if found is not None:
+        return str(found.root)
+    with rep.phase("tools") as info:
+        try:
+            built = tools.ensure(Path(interp.path), interp.version)
+        except DevenvError as exc:
+            info["result"] = "not installed"
+            fix = f" ({exc.hint})" if exc.hint else ""
+            rep.warn(f"devenv's tools (tox, pre-commit, git-review) could not be installed: {exc.message}{fix}; "
+                     "the Tox configurations, the pre-commit hook and the Gerrit setup are left out until "
+                     "`devenv init` runs again")
+            return None
+        info["result"] = f"{', '.join(tools.TOOLS)} in {built.root}"
+    return str(built.root)
 
 
 def _identity(root: Path, rep: Reporter) -> None:

@@ -21,8 +21,9 @@ pytest_plugins: list[str] = ["guestfix", "idefix", "syncfix"]
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Never touch the real $HOME, state folder or JetBrains config."""
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, tools_venv) -> Path:
+    """Never touch the real $HOME, state folder or JetBrains config. (devenv's tools venv is built first, so
+    that every test sees the same setup: with it, init writes the Tox configurations.)"""
     base = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(base))
     monkeypatch.setenv("DEVENV_HOME", str(base / "devenv-state"))
@@ -33,6 +34,9 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     # uv and pip caches stay shared across tests (speed), but never in the real home.
     monkeypatch.setenv("UV_CACHE_DIR", os.environ.get("DEVENV_TEST_UV_CACHE", "/tmp/devenv-test-uv-cache"))
     monkeypatch.setenv("PIP_CACHE_DIR", os.environ.get("DEVENV_TEST_PIP_CACHE", "/tmp/devenv-test-pip-cache"))
+    # devenv's tools venv (tox, pre-commit, git-review) is built once and shared by the tests, like the
+    # caches; the tests about building it point DEVENV_TOOLS_HOME at their own folder.
+    monkeypatch.setenv("DEVENV_TOOLS_HOME", os.environ.get("DEVENV_TEST_TOOLS", TOOLS_HOME))
     monkeypatch.delenv("TOX_CONSTRAINTS_FILE", raising=False)
     monkeypatch.delenv("VIRTUAL_ENV", raising=False)
     if WHEELHOUSE is not None:  # installs come from the local folder, never the network
@@ -44,6 +48,7 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 
 
 WHEELHOUSE = localindex.ready()
+TOOLS_HOME = f"/tmp/devenv-test-tools-{localindex.folder().name.rsplit('-', 1)[-1]}"
 
 
 def pytest_report_header() -> str:
@@ -84,3 +89,19 @@ def small_tmpfs(where: Path, size: str) -> Iterator[Path]:
         yield where
     finally:
         subprocess.run(["umount", "-l", str(where)])
+
+
+@pytest.fixture(scope="session")
+def tools_venv():
+    """devenv's tools venv (tox, pre-commit, git-review), built once for the session into the shared
+    DEVENV_TOOLS_HOME (devenv/tools.py; installs from the local wheelhouse)."""
+    import sys
+
+    from devenv import tools
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DEVENV_TOOLS_HOME", os.environ.get("DEVENV_TEST_TOOLS", TOOLS_HOME))
+        for name, value in localindex.environ(dict(os.environ)).items():
+            mp.setenv(name, value)
+        mp.setenv("DEVENV_HOME", f"{TOOLS_HOME}-state")
+        return tools.ensure(Path(sys.executable), "%d.%d" % sys.version_info[:2])

@@ -41,6 +41,9 @@ TEST_PROJECTS = [
     "pbr", "setuptools", "wheel", "eventlet", "stestr", "testtools", "fixtures", "python-subunit", "six",
     "iso8601", "pytest", "pytest-django", "django", "pyyaml",
 ]
+# devenv's tools venv (devenv/tools.py) installs these without the project's constraints: their own,
+# unconstrained, downloaded once more without -c. flake8 is what the sample's pep8 env installs.
+TOOLS = ["tox>=4", "pre-commit", "git-review", "flake8"]
 READY = ".complete"  # written last: a folder without it is an interrupted build
 
 
@@ -66,7 +69,7 @@ def pythons() -> list[str]:
 def folder() -> Path:
     if os.environ.get("DEVENV_TEST_WHEELHOUSE"):
         return Path(os.environ["DEVENV_TEST_WHEELHOUSE"])
-    key = hashlib.sha256(repr((requirements(), pythons(), _constraints_text())).encode()).hexdigest()[:12]
+    key = hashlib.sha256(repr((requirements(), TOOLS, pythons(), _constraints_text())).encode()).hexdigest()[:12]
     return Path("/tmp") / f"devenv-test-wheelhouse-{key}"
 
 
@@ -93,6 +96,12 @@ def build() -> Path:
                  *requirements()],
                 check=True, timeout=900,
             )
+    for version in pythons():
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--dest", str(path),
+             "--only-binary=:all:", "--python-version", version, *TOOLS],
+            check=True, timeout=900,
+        )
     write_simple(path)
     (path / READY).write_text("\n".join(requirements()) + "\n")
     return path

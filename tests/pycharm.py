@@ -37,10 +37,24 @@ from lxml import etree
 
 HELPERS = Path(__file__).resolve().parent / "pycharm_helpers"
 RUNNERS = {"Unittests": "unittest_runner.py", "py.test": "pytest_runner.py", "pytest": "pytest_runner.py"}
+TOX_RUNNER = "tox_runner.py"  # stands in for _jb_tox_runner.py (PythonHelper.TOX)
 
 
 def expand(value: str, root: Path) -> str:
-    return value.replace("$PROJECT_DIR$", str(root)).replace("$MODULE_DIR$", str(root))
+    home = os.environ.get("HOME", "")
+    return value.replace("$PROJECT_DIR$", str(root)).replace("$MODULE_DIR$", str(root)).replace("$USER_HOME$", home)
+
+
+def string_array(el: etree._Element | None) -> list[str]:
+    """A String[] field under @Tag, as XmlSerializer reads it (AbstractCollectionBinding.deserialize: the
+    tag's one child element is the collection, whose <option value=...> children are the items). Items
+    written straight under the tag, without that <array>, read as nothing."""
+    if el is None:
+        return []
+    children = [c for c in el if isinstance(c.tag, str)]
+    if not children:
+        return []
+    return [o.get("value") for o in children[0] if isinstance(o.tag, str)]
 
 
 @dataclass
@@ -112,13 +126,26 @@ class Launch:
     env: dict[str, str]
 
 
+def sdk_by_path(table: Path, home: str) -> Path:
+    """PythonSdkUtil.findSdkByPath: the registered SDK whose homePath is this path; none is an error
+    ("Please select a valid Python interpreter"), even when the file exists."""
+    for entry in etree.parse(str(table)).getroot().iter("jdk"):
+        path = entry.find("homePath").get("value")
+        if path == home or expand(path, Path("/")) == home:
+            return Path(home)
+    raise AssertionError(f"no SDK in {table} has the homePath {home}: PyCharm cannot run the configuration")
+
+
 def build(root: Path, table: Path, conf: Config, parent_env: dict[str, str] | None = None) -> Launch:
     opts = conf.options
     parent = dict(os.environ if parent_env is None else parent_env)
     for k in ("VIRTUAL_ENV", "PYTHONHOME"):
         parent.pop(k, None)
-    assert opts.get("IS_MODULE_SDK") == "true" and not opts.get("SDK_HOME"), "devenv writes module-SDK configs"
-    python = str(interpreter(root, table))
+    if opts.get("IS_MODULE_SDK") == "true":
+        assert not opts.get("SDK_HOME"), "a module-SDK configuration names no SDK_HOME"
+        python = str(interpreter(root, table))
+    else:  # AbstractPythonRunConfiguration.getSdk: findSdkByPath(getSdkHome())
+        python = str(sdk_by_path(table, expand(opts.get("SDK_HOME", ""), root)))
     cwd = expand(opts.get("WORKING_DIRECTORY", ""), root)
     target = ""
     if conf.type == "tests":
@@ -138,12 +165,19 @@ def build(root: Path, table: Path, conf: Config, parent_env: dict[str, str] | No
             path.append(p)
     if opts.get("PARENT_ENVS") == "true" and "PYTHONPATH" not in conf.envs and parent.get("PYTHONPATH"):
         path += [p for p in parent["PYTHONPATH"].split(os.pathsep) if p]
-    if conf.type == "tests":
+    if conf.type in ("tests", "Tox"):
         path.append(str(HELPERS))
         env["PYCHARM_HELPERS_DIR"] = str(HELPERS)
     base = conf.envs.get("PYTHONPATH")
     env["PYTHONPATH"] = os.pathsep.join(([base] if base else []) + path)
     interp_opts = shlex.split(opts.get("INTERPRETER_OPTIONS", ""))
+    if conf.type == "Tox":
+        # PyToxCommandLineState.addTestSpecsAsParameters: "-e a,b" as one argument, then each argument
+        envs = string_array(conf.element.find("runOnlyEnvs"))
+        argv = [python, *interp_opts, str(HELPERS / TOX_RUNNER)]
+        if envs:
+            argv.append("-e " + ",".join(envs))
+        return Launch(argv + string_array(conf.element.find("arguments")), cwd, env)
     if conf.type != "tests":
         script = expand(opts["SCRIPT_NAME"], root)
         module = ["-m", script] if opts.get("MODULE_MODE") == "true" else [script]
@@ -174,6 +208,7 @@ class Outcome:
     errors: int = 0
     skipped: int = 0
     load_errors: list[str] = field(default_factory=list)
+    envs: dict[str, str] = field(default_factory=dict)  # tox runs: env -> passed | failed | started
 
     @property
     def ok(self) -> bool:

@@ -34,9 +34,14 @@ def apply(root: Path, **kw) -> setup.IdeResult:
     return setup.apply(project.load(root), Reporter(quiet=True), **kw)
 
 
+TOOLS_SDK = "devenv tools ("  # the tools venv's entry (tox for the Tox configurations): checked in test_tox_configs
+
+
 def names(table: Path) -> dict[str, str]:
+    """The table's entries, less devenv's tools entry."""
     root = etree.parse(str(table)).getroot()
-    return {j.find("name").get("value"): j.find("homePath").get("value") for j in root.iter("jdk")}
+    return {j.find("name").get("value"): j.find("homePath").get("value") for j in root.iter("jdk")
+            if not j.find("name").get("value").startswith(TOOLS_SDK)}
 
 
 @pytest.fixture
@@ -191,7 +196,8 @@ def test_interpreter_version_follows_the_venv(svc: Path, jb_home: Path) -> None:
     fake_venv(svc, version="3.11.9")
     apply(svc)
     table = jb_home / "PyCharm2024.1/options/jdk.table.xml"
-    (entry,) = etree.parse(str(table)).getroot().iter("jdk")
+    (entry,) = [j for j in etree.parse(str(table)).getroot().iter("jdk")
+                if not j.find("name").get("value").startswith(TOOLS_SDK)]
     assert entry.find("version").get("value") == "Python 3.11.9"
 
 

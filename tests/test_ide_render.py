@@ -74,7 +74,8 @@ def test_sample_run_configurations(tmp_path: Path, jb_home: Path) -> None:
     fake_venv(root)
     apply(root)
     found = configs(root)
-    assert set(found) == {"Unit tests", "Unit tests (debug)", "Functional tests", "sample-api", "sample-manage"}
+    assert set(found) == {"Unit tests", "Unit tests (debug)", "Functional tests", "sample-api", "sample-manage",
+                          "tox -e pep8", "tox -e functional"}
     unit = found["Unit tests"]
     assert (unit["type"], unit["factory"], unit["module"]) == ("tests", "Unittests", "sample-service")
     assert unit["children"] == COMMON + UNITTEST_TAIL

@@ -100,7 +100,7 @@ def _usable(name: str, all_entries: list[Entry], python: Path) -> bool:
     return all(venvinfo.same_interpreter(e.home, python) for e in all_entries if e.name == name)
 
 
-def upsert(root: etree._Element, name: str, python: Path, version: str | None, project_root: Path) -> bool:
+def upsert(root: etree._Element, name: str, python: Path, version: str | None, project_root: Path | None) -> bool:
     """Make `name` describe the venv interpreter. Returns True when the table changed."""
     comp = _component(root)
     for jdk in comp.findall("jdk"):
@@ -130,7 +130,7 @@ def _refresh(jdk: etree._Element, python: Path, version: str | None) -> bool:
     return changed
 
 
-def _new_entry(name: str, python: Path, version: str | None, project_root: Path) -> etree._Element:
+def _new_entry(name: str, python: Path, version: str | None, project_root: Path | None) -> etree._Element:
     from lxml import etree
 
     jdk = etree.Element("jdk", version="2")
@@ -142,8 +142,8 @@ def _new_entry(name: str, python: Path, version: str | None, project_root: Path)
     roots = etree.SubElement(jdk, "roots")
     for kind in ("classPath", "sourcePath"):
         etree.SubElement(etree.SubElement(roots, kind), "root", type="composite")
-    extra = etree.SubElement(jdk, "additional", ASSOCIATED_PROJECT_PATH=str(project_root),
-                             SDK_UUID=str(uuid.uuid4()))
+    attrs = {"ASSOCIATED_PROJECT_PATH": str(project_root)} if project_root is not None else {}
+    extra = etree.SubElement(jdk, "additional", **attrs, SDK_UUID=str(uuid.uuid4()))
     etree.SubElement(extra, "setting", name="FLAVOR_ID", value="VirtualEnvSdkFlavor")
     etree.SubElement(extra, "setting", name="FLAVOR_DATA", value="{}")
     return jdk

@@ -41,6 +41,7 @@ class Plan:
     factories: tuple[str, ...]
     script_env: tuple[tuple[str, str], ...] = ()  # the Python template: the runtime env
     pytest_args: str = ""  # the py.test template's additional arguments (the main pytest suite's options)
+    tox: tuple[runconfigs.ToxConfig, ...] = ()
 
 
 def template_dir() -> Path:
@@ -87,7 +88,7 @@ def module_name(project: Project) -> str:
     return project.root.name
 
 
-def plan(project: Project, sdk_name: str) -> Plan:
+def plan(project: Project, sdk_name: str, tools_python: str | None = None) -> Plan:
     from devenv.ide import venvinfo
 
     root = project.root
@@ -112,6 +113,7 @@ def plan(project: Project, sdk_name: str) -> Plan:
         factories=tuple(dict.fromkeys((runconfigs.UNITTESTS, runconfigs.PYTEST, factory))),
         script_env=runconfigs.runtime_environment(project),
         pytest_args=runconfigs.template_pytest_arguments(project),
+        tox=tuple(runconfigs.tox(project, tools_python)),
     )
 
 
@@ -171,6 +173,9 @@ def project_files(p: Plan) -> dict[str, str]:
         out[f"runConfigurations/{c.file}"] = _canonical(test_t.render(c=c, **ctx), False)
     for s in p.scripts:
         out[f"runConfigurations/{s.file}"] = _canonical(script_t.render(c=s, **ctx), False)
+    tox_t = env.get_template("tox_config.xml.j2")
+    for t in p.tox:
+        out[f"runConfigurations/{t.file}"] = _canonical(tox_t.render(c=t, **ctx), False)
     return out
 
 

@@ -48,6 +48,41 @@ class ScriptConfig:
     file: str
 
 
+@dataclass(frozen=True)
+class ToxConfig:
+    name: str  # 'tox -e pep8': what the contributor guide says to run, as the IDE lists it
+    envs: tuple[str, ...]  # runOnlyEnvs
+    arguments: tuple[str, ...]
+    sdk_home: str  # the tools venv's python (it has tox)
+    file: str
+
+
+# The tox envs a contributor runs by hand, in this order, when tox.ini defines them: lint, the docs builds
+# the gate checks, the functional tests, and the sample config/policy generators. Unit tests have their
+# own configurations (tox's py3 env is the same suite); cover, debug, venv, bindep and the py3X variants
+# are left out (README: "Tox configurations").
+TOX_ENVS = ("pep8", "docs", "api-ref", "releasenotes", "functional", "genconfig", "genpolicy")
+
+
+def tox_envs(project: Project) -> list[str]:
+    out = []
+    for name in TOX_ENVS:
+        if name == "functional":
+            env = project.functional_env
+            name = env.name if env is not None else ("func" if "func" in project.envs else "")
+        if name and name in project.envs and name not in out:
+            out.append(name)
+    return out
+
+
+def tox(project: Project, sdk_home: str | None) -> list[ToxConfig]:
+    """One Tox configuration per env of tox_envs(); none without the tools venv (no interpreter has tox)."""
+    if not sdk_home:
+        return []
+    return [ToxConfig(name=f"tox -e {e}", envs=(e,), arguments=(), sdk_home=sdk_home, file=file_name(f"tox -e {e}"))
+            for e in tox_envs(project)]
+
+
 def factory_for(runner: TestRunner) -> str:
     return PYTEST if runner.kind == "pytest" else UNITTESTS
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from lxml import etree
 
     from devenv.ide.result import IdeResult
+    from devenv.tools import Tools
     from devenv.ide.venvinfo import VenvInfo
     from devenv.project import Project
 
@@ -75,8 +76,10 @@ def choose(tables: list[Table], project: Project, venv: VenvInfo, previous: str 
 
 
 def write_tables(tables: list[Table], project: Project, venv: VenvInfo, name: str, res: IdeResult, *,
-                 dry_run: bool, force: bool) -> list[str]:
-    """Upsert the entry everywhere it is safe. Returns the selectors of running PyCharms."""
+                 dry_run: bool, force: bool, tools: Tools | None = None) -> list[str]:
+    """Upsert the entry everywhere it is safe (and the tools venv's, which the Tox configurations name by
+    its path: PyCharm finds their interpreter by homePath in this table). Returns the selectors of running
+    PyCharms."""
     if venv.version is None:
         for t in tables:
             if t.root is not None:
@@ -88,6 +91,8 @@ def write_tables(tables: list[Table], project: Project, venv: VenvInfo, name: st
         if t.root is None:
             continue
         changed = jdktable.upsert(t.root, name, venv.python, venv.version, project.root)
+        if tools is not None:  # shared by every project: no ASSOCIATED_PROJECT_PATH
+            changed = jdktable.upsert(t.root, tools.sdk_name, tools.python, tools.version, None) or changed
         key = str(t.path)
         if not changed:
             res.jdk_tables[key] = "identical"

@@ -26,8 +26,9 @@ __all__ = ["IdeResult", "apply", "fingerprint"]
 WORKSPACE = "workspace.xml"
 
 
-def fingerprint(project: Project, venv: venvinfo.VenvInfo, configs: list[jetbrains.PyCharmConfig]) -> str:
-    parts = [__version__, str(record.FORMAT), repr(project), str(venv.python), venv.version or "",
+def fingerprint(project: Project, venv: venvinfo.VenvInfo, configs: list[jetbrains.PyCharmConfig],
+                tools_python: str | None = None) -> str:
+    parts = [__version__, str(record.FORMAT), repr(project), str(venv.python), venv.version or "", tools_python or "",
              render.template_stamp(), render.code_stamp(), *(str(c.config_dir) for c in configs)]
     return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
 
@@ -45,7 +46,11 @@ def _apply(project: Project, rep: Reporter, *, dry_run: bool, force: bool) -> Id
     rec = record.load(project.root)
     venv = venvinfo.read(project.venv)
     configs = jetbrains.discover()
-    fp = fingerprint(project, venv, configs)
+    from devenv import tools as tools_mod
+
+    # The Tox configurations run on devenv's tools venv (it has tox), when it is built (workflow builds it)
+    toolset = tools_mod.find(venv.version)
+    fp = fingerprint(project, venv, configs, str(toolset.python) if toolset else None)
     if not force and not dry_run and rec.fingerprint == fp and record.unchanged_on_disk(idea, rec):
         # Nothing changed since the last run: answer without rendering (no jinja2, no lxml).
         res = IdeResult(files={rel: "identical" if sha else "skip" for rel, sha in rec.disk.items()},
@@ -63,9 +68,10 @@ def _apply(project: Project, rep: Reporter, *, dry_run: bool, force: bool) -> Id
         tables = sdk.load_tables(configs, res, dry_run=dry_run, backup_dir=_backups(project))
         name, renamed = sdk.choose(tables, project, venv, rec.sdk_name)
         res.sdk_name, res.sdk_renamed = name, renamed
-        plan = render.plan(project, name)
+        plan = render.plan(project, name, str(toolset.python) if toolset and plan_has_tox(project) else None)
         new = _project_files(project, idea, plan, rec, res, dry_run=dry_run, force=force)
-        running = sdk.write_tables(tables, project, venv, name, res, dry_run=dry_run, force=force)
+        running = sdk.write_tables(tables, project, venv, name, res, dry_run=dry_run, force=force,
+                                   tools=toolset if plan.tox else None)
     _workspace(project, idea, plan, rec, new, res, running, dry_run=dry_run, force=force)
     _hints(res, configs, venv, project)
     if not dry_run:
@@ -77,6 +83,12 @@ def _apply(project: Project, rep: Reporter, *, dry_run: bool, force: bool) -> Id
                             tables={str(t.path): record.file_sha(t.path) for t in tables if t.root is not None})
         record.save(project.root, rec)
     return res
+
+
+def plan_has_tox(project: Project) -> bool:
+    from devenv.ide import runconfigs
+
+    return bool(runconfigs.tox_envs(project))
 
 
 def _backups(project: Project) -> Path:

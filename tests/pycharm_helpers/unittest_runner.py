@@ -37,6 +37,7 @@ def start():
     parser = argparse.ArgumentParser()
     parser.add_argument("--path")
     parser.add_argument("--target", action="append")
+    parser.add_argument("--offset")  # the tox helper's node offset for its TeamCity tree: unused here
     ns = parser.parse_args(sys.argv[1:])
     del sys.argv[1:]
     helpers = os.environ.get("PYCHARM_HELPERS_DIR")
