@@ -26,6 +26,8 @@ import pycharm  # noqa: E402
 
 # Suites of at most this many tests are also run whole, through the emulation and directly.
 RUN_LIMIT = int(os.environ.get("DEVENV_REAL_RUN_LIMIT", "0"))
+# Tox configurations to run, through the emulation and as `tox -e ENV` (comma-separated env names, e.g. pep8)
+TOX_RUNS = [e for e in os.environ.get("DEVENV_REAL_TOX", "").split(",") if e]
 
 
 def table_path() -> Path:
@@ -152,6 +154,7 @@ def check(root: Path) -> list[Row]:
                 d, _ = direct(root, "pytest", str(suite), False, args)
             rows.append(Row(root.name, f"config '{name}' (run)", _counts(full), d,
                             _counts(full).split(", skipped")[0] == d.split(", skipped")[0]))
+    rows += tox_rows(root, table, confs)
     if main_dir is None:
         return rows
     picked = first_test(root, main_dir)
@@ -173,6 +176,28 @@ def check(root: Path) -> list[Row]:
         label = f"gutter {what} {file.relative_to(root)}{'::' + symbol if symbol else ''}"
         same = _counts(emu).split(", skipped")[0] == d.split(", skipped")[0]
         rows.append(Row(root.name, label, _counts(emu), d, same and emu.ok))
+    return rows
+
+
+def tox_rows(root: Path, table: Path, confs: dict[str, pycharm.Config]) -> list[Row]:
+    """Each Tox configuration named in DEVENV_REAL_TOX, launched as PyCharm does, beside the same env run by
+    the same tox directly (`<tools>/bin/tox -e ENV`); the same when both pass or both fail."""
+    rows = []
+    for env in TOX_RUNS:
+        conf = confs.get(f"tox -e {env}")
+        if conf is None:
+            rows.append(Row(root.name, f"config 'tox -e {env}'", "not written", "", False))
+            continue
+        emu = pycharm.run(pycharm.build(root, table, conf, parent_env=ide_env()), timeout=3600)
+        tox = Path(pycharm.expand(conf.options["SDK_HOME"], root)).parent / "tox"
+        done = subprocess.run([str(tox), "-e", env], cwd=root, env=ide_env(), capture_output=True, text=True,
+                              timeout=3600)
+        state = emu.envs.get(env, "missing")
+        direct_state = "passed" if done.returncode == 0 else f"failed (exit {done.returncode})"
+        if emu.returncode != 0:
+            print(emu.stdout[-3000:], emu.stderr[-2000:], file=sys.stderr)
+        rows.append(Row(root.name, f"config 'tox -e {env}' (run)", f"{env}: {state} (exit {emu.returncode})",
+                        f"tox -e {env}: {direct_state}", (state == "passed") == (done.returncode == 0)))
     return rows
 
 

@@ -118,3 +118,27 @@ def test_the_emulation_reads_runonlyenvs_as_xmlserializer_does() -> None:
     flat = xmlio.parse('<runOnlyEnvs><option value="pep8" /></runOnlyEnvs>')
     assert pycharm.string_array(good) == ["pep8"]
     assert pycharm.string_array(flat) == []
+
+
+def test_doctor_checks_that_each_tox_configuration_imports_tox(tmp_path: Path, tools_venv: tools.Tools) -> None:
+    import sys
+
+    from devenv.ide import launchcheck, render
+
+    root = copy_sample(tmp_path / "p")
+    folder = root / ".idea" / "runConfigurations"
+    folder.mkdir(parents=True)
+    proj = project.load(root)
+    plan = render.plan(proj, "sdk", str(tools_venv.python))
+    for rel, text in render.project_files(plan).items():
+        if rel.startswith("runConfigurations/tox"):
+            (root / ".idea" / rel).write_text(text)
+    found = [f for f in launchcheck.check(root, Path(sys.executable)) if f.check == "ide.tox"]
+    assert [f.status for f in found] == ["ok", "ok"] and "tox 4." in found[0].message
+    pep8 = folder / "tox__e_pep8.xml"
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)  # no tox there
+    pep8.write_text(pep8.read_text().replace(str(tools_venv.python), str(bare / "bin" / "python")))
+    bad = {f.message.split(":")[0]: f for f in launchcheck.check(root, Path(sys.executable)) if f.check == "ide.tox"}
+    assert bad["tox -e pep8"].status == "fail" and "cannot import tox" in bad["tox -e pep8"].message
+    assert bad["tox -e functional"].status == "ok"

@@ -13,10 +13,14 @@ import json
 import os
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from devenv import proc
 from devenv.findings import Finding
 from devenv.ide import xmlio
+
+if TYPE_CHECKING:
+    from lxml import etree
 
 RUNNER_MODULE = {"Unittests": "unittest", "py.test": "pytest", "pytest": "pytest"}
 # Imports the runner, then each target module; prints the first that fails, as JSON.
@@ -101,6 +105,9 @@ def check(root: Path, python: Path, timeout: float = 60) -> list[Finding]:
             conf = xmlio.parse(path.read_text(encoding="utf-8")).find("configuration")
         except (OSError, UnicodeDecodeError, xmlio.XmlError):
             continue
+        if conf is not None and conf.get("type") == "Tox":
+            out.append(_tox(conf, path, root, timeout))
+            continue
         if conf is None or conf.get("type") != "tests":
             continue
         name = conf.get("name") or path.stem
@@ -144,3 +151,20 @@ def check(root: Path, python: Path, timeout: float = 60) -> list[Finding]:
         out.append(Finding("ide.launch", "fail", f"{name}: import {failed.get('module', '?')} fails: {error}",
                            meaning, "devenv refresh (or devenv ide --force)"))
     return out
+
+
+def _tox(conf: etree._Element, path: Path, root: Path, timeout: float) -> Finding:
+    """A Tox configuration runs PyCharm's tox helper with its SDK_HOME interpreter, which must import tox 4
+    (the helper picks its tox 4 runner by tox's major version)."""
+    name = conf.get("name") or path.stem
+    opts = {o.get("name") or "": o.get("value") or "" for o in conf.findall("option")}
+    python = _expand(opts.get("SDK_HOME", ""), root)
+    fix = "devenv init (builds devenv's tools venv again)"
+    if not python or not os.path.exists(python):
+        return Finding("ide.tox", "fail", f"{name}: its interpreter {python or '(none)'} does not exist",
+                       "PyCharm cannot run the configuration", fix)
+    res = proc.run([python, "-c", "import tox.version; print(tox.version.__version__)"], timeout=timeout, cwd=root)
+    version = res.stdout.strip()
+    if res.returncode != 0 or not version:
+        return Finding("ide.tox", "fail", f"{name}: {python} cannot import tox", "PyCharm cannot run tox", fix)
+    return Finding("ide.tox", "ok", f"{name}: tox {version} ({python})")
