@@ -22,6 +22,9 @@ class InitOptions:
     venv: venv.Options = venv.Options()
     ide: bool = True
     lock_timeout: float = LOCK_TIMEOUT
+    gerrit_user: str | None = None  # --gerrit-user: for git review -s, when git config has no gitreview.username
+    gerrit_timeout: float = 30.0
+    pre_commit: bool | None = None  # --pre-commit / --no-pre-commit; None: as remembered for the project
 
 
 def init(opts: InitOptions, rep: Reporter) -> dict[str, Any]:
@@ -37,6 +40,14 @@ def init(opts: InitOptions, rep: Reporter) -> dict[str, Any]:
             else:
                 info["result"] = str(root)
     summary = _setup(root, opts.venv, opts.ide, opts.lock_timeout, rep)
+    # The contributor steps after the venv and the IDE: each is said and, where the user must act, raised
+    # only after the others are done (as the IDE merge's conflicts are).
+    pending: list[DevenvError] = []
+    summary["pre_commit"] = _precommit(root, opts, rep, pending)
+    summary["gerrit"] = _gerrit(root, opts, rep)
+    rep.data.update(summary)
+    if pending:
+        raise pending[0]
     if not rep.quiet:
         from devenv import onboarding
 
@@ -168,6 +179,66 @@ def _tools(proj: Project, rep: Reporter) -> str | None:
             return None
         info["result"] = f"{', '.join(tools.TOOLS)} in {built.root}"
     return str(built.root)
+
+
+def _toolset(root: Path):
+    from devenv import interpreter, tools
+
+    interp = interpreter.from_venv(root / ".venv")
+    return tools.find(interp.version) if interp is not None else None
+
+
+def _precommit(root: Path, opts: InitOptions, rep: Reporter, pending: list[DevenvError]) -> dict[str, Any] | None:
+    """pre-commit's git hook (precommit.py) when the project has a .pre-commit-config.yaml, unless opted out
+    (--no-pre-commit, remembered per project; --pre-commit opts back in)."""
+    from devenv import precommit
+
+    if opts.pre_commit is not None:
+        precommit.set_opted_out(root, not opts.pre_commit)
+    if precommit.config_file(root) is None:
+        return None
+    if opts.pre_commit is False:  # opting out after an install: take devenv's hook away (the user's comes back)
+        installed = precommit.installed_tools(root)
+        if installed is not None:
+            for line in precommit.uninstall(root, installed):
+                rep.line(f"    {line}")
+    toolset = _toolset(root)
+    if toolset is None:
+        if not precommit.opted_out(root):
+            rep.warn("pre-commit's hook is not installed: devenv's tools venv is missing (see above); "
+                     "`devenv init` installs it when it can")
+        return {"verb": "skipped"}
+    with rep.phase("pre-commit") as info:
+        try:
+            out = precommit.install(root, toolset)
+        except DevenvError as exc:
+            info["result"] = "not installed"
+            pending.append(exc)
+            return {"verb": "failed", "error": exc.message}
+        info["result"] = f"{out.verb}" + (f" ({', '.join(out.hook_types)})" if out.hook_types else "")
+    for line in out.messages:
+        rep.line(f"    {line}")
+    return {"verb": out.verb, "hook_types": list(out.hook_types), "ready": out.ready}
+
+
+def _gerrit(root: Path, opts: InitOptions, rep: Reporter) -> dict[str, Any] | None:
+    """What `git review -s` sets up (gerrit.py), when the project has a .gitreview. Never fatal: a contributor
+    without a Gerrit account yet, or offline, still gets a working setup, and is told what to run later."""
+    if not (root / ".gitreview").is_file():
+        return None
+    from devenv import gerrit
+
+    toolset = _toolset(root)
+    with rep.phase("gerrit") as info:
+        out = gerrit.setup(root, toolset.bin("git-review") if toolset else None, user=opts.gerrit_user,
+                           timeout=opts.gerrit_timeout)
+        info["result"] = out.status
+    for i, line in enumerate(out.lines):
+        if i == 0 and out.needs_action:
+            rep.warn(line)
+        else:
+            rep.line(f"  {line}" if i == 0 else line)
+    return {"status": out.status, "remote": out.remote_url, "hook": out.hook, "later": out.later}
 
 
 def _identity(root: Path, rep: Reporter) -> None:

@@ -104,4 +104,4 @@ def tools_venv():
         for name, value in localindex.environ(dict(os.environ)).items():
             mp.setenv(name, value)
         mp.setenv("DEVENV_HOME", f"{TOOLS_HOME}-state")
-        return tools.ensure(Path(sys.executable), "%d.%d" % sys.version_info[:2])
+        return tools.ensure(Path(sys.executable), f"{sys.version_info[0]}.{sys.version_info[1]}")

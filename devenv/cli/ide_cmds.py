@@ -76,16 +76,23 @@ def hooks_install(path: Path | None, shared_hooks_path: bool, background: bool, 
 @click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
 @output_options
 def hooks_uninstall(path: Path | None, quiet: bool, verbose: bool, json_mode: bool) -> None:
-    """Remove devenv's hooks and put back any hook they chained."""
+    """Remove devenv's hooks (and the pre-commit hook devenv installed) and put back any hook they chained."""
+    from devenv import precommit
     from devenv.ide import hooks as domain
 
-    _show(domain.uninstall((path or Path.cwd()).resolve()), quiet, verbose, json_mode)
+    root = (path or Path.cwd()).resolve()
+    changes = domain.uninstall(root)
+    tools = precommit.installed_tools(root)
+    lines = precommit.uninstall(root, tools) if tools is not None else []
+    _show(changes, quiet, verbose, json_mode, lines)
 
 
-def _show(changes: list, quiet: bool, verbose: bool, json_mode: bool) -> None:
+def _show(changes: list, quiet: bool, verbose: bool, json_mode: bool, lines: list[str] | None = None) -> None:
     rep = reporter(quiet, verbose, json_mode)
     for c in changes:
         rep.line(f"  {c.verb:<9} {c.path}")
+    for line in lines or []:
+        rep.line(f"  {line}")
     if json_mode:
         rep.data["hooks"] = {c.hook: {"verb": c.verb, "path": str(c.path)} for c in changes}
         rep.emit_json()

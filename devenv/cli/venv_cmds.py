@@ -35,10 +35,16 @@ def _venv_opts(python: str | None, constraints: str | None, installer: str, refr
 @_installer
 @click.option("--refresh-constraints", is_flag=True, help="Download a constraints URL again even if cached.")
 @click.option("--no-ide", is_flag=True, help="Build the venv only; skip the PyCharm setup.")
+@click.option("--gerrit-user", metavar="NAME",
+              help="Your Gerrit username, for the 'gerrit' remote `git review -s` adds (default: git config "
+                   "gitreview.username; without either, devenv says how to set it and does not guess).")
+@click.option("--pre-commit/--no-pre-commit", "pre_commit", default=None,
+              help="Install pre-commit's git hook when the project has a .pre-commit-config.yaml (the default), "
+                   "or not; the choice is remembered for the project.")
 @_lock
 @output_options
-def init(target, source, python, constraints, installer, refresh_constraints, no_ide, lock_timeout,
-         quiet, verbose, json_mode):
+def init(target, source, python, constraints, installer, refresh_constraints, no_ide, gerrit_user, pre_commit,
+         lock_timeout, quiet, verbose, json_mode):
     """Set up a project: clone it if needed, build .venv, set up PyCharm.
 
     TARGET is a project folder, or the name of a known OpenStack project (e.g. nova) to clone into ./NAME.
@@ -49,6 +55,7 @@ def init(target, source, python, constraints, installer, refresh_constraints, no
 
     rep = reporter(quiet, verbose, json_mode)
     opts = workflow.InitOptions(target=target, source=source, ide=not no_ide, lock_timeout=lock_timeout,
+                                gerrit_user=gerrit_user, pre_commit=pre_commit,
                                 venv=_venv_opts(python, constraints, installer, refresh_constraints))
     if not json_mode and not quiet:
         click.echo(f"devenv init {target or '.'}")

@@ -142,8 +142,10 @@ def _new_entry(name: str, python: Path, version: str | None, project_root: Path 
     roots = etree.SubElement(jdk, "roots")
     for kind in ("classPath", "sourcePath"):
         etree.SubElement(etree.SubElement(roots, kind), "root", type="composite")
-    attrs = {"ASSOCIATED_PROJECT_PATH": str(project_root)} if project_root is not None else {}
-    extra = etree.SubElement(jdk, "additional", **attrs, SDK_UUID=str(uuid.uuid4()))
+    extra = etree.SubElement(jdk, "additional")
+    if project_root is not None:  # the tools venv's entry is shared by every project: no association
+        extra.set("ASSOCIATED_PROJECT_PATH", str(project_root))
+    extra.set("SDK_UUID", str(uuid.uuid4()))
     etree.SubElement(extra, "setting", name="FLAVOR_ID", value="VirtualEnvSdkFlavor")
     etree.SubElement(extra, "setting", name="FLAVOR_DATA", value="{}")
     return jdk

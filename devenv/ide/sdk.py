@@ -18,9 +18,9 @@ if TYPE_CHECKING:
     from lxml import etree
 
     from devenv.ide.result import IdeResult
-    from devenv.tools import Tools
     from devenv.ide.venvinfo import VenvInfo
     from devenv.project import Project
+    from devenv.tools import Tools
 
 
 @dataclass
