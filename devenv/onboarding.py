@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 from devenv import gerrit, gitidentity, precommit, proc
-from devenv.errors import ConfigError
+from devenv.errors import ConfigError, DevenvError
 from devenv.findings import Finding
 from devenv.gerrit import GitReview
 from devenv.project import Project
@@ -38,8 +38,36 @@ def next_steps(project: Project) -> list[str]:
         else:
             steps.append("lint as the gate does: tox -e pep8")
     if (project.root / ".gitreview").is_file():
-        steps.append("send a change: git review (once per clone first: git review -s)")
+        steps.append(_review_step(project.root))
     return steps
+
+
+def _review_step(root: Path) -> str:
+    """`git review`, named as the contributor can run it: git finds `git-review` on PATH; otherwise the
+    copy in devenv's tools venv, by its path. `-s` first only while the remote or the hook is missing."""
+    command = "git review"
+    if shutil.which("git-review") is None:
+        from devenv import interpreter, tools
+
+        interp = interpreter.from_venv(root / ".venv")
+        found = tools.find(interp.version) if interp is not None else None
+        if found is not None:
+            command = f"git review (not on PATH: {found.bin('git-review')})"
+    review = gitreview(root)
+    try:
+        ready = review is not None and gerrit.remote_url(root, review.remote) is not None \
+            and gerrit.hook_in_place(hooks_dir(root))
+    except DevenvError:
+        ready = False
+    if ready:
+        return f"send a change: {command}"
+    return f"send a change: {command}, once `git review -s` has set up the 'gerrit' remote (see above)"
+
+
+def hooks_dir(root: Path) -> Path:
+    from devenv.ide import hooks
+
+    return hooks.hooks_dir(root)
 
 
 def findings(root: Path, tools: Tools | None = None) -> list[Finding]:
