@@ -1,8 +1,9 @@
 """Which constraints a venv is built under, and their text.
 
 Order: --constraints, then TOX_CONSTRAINTS_FILE, then what tox.ini says (which usually names the
-published upper-constraints URL). A URL is cached in the state folder, so a re-run with nothing changed
-makes no network call; an unreachable URL with no cached copy is an error that says to pass a local file.
+published upper-constraints URL). A URL is cached in the cache folder (paths.cache_home), so a re-run
+with nothing changed makes no network call; an unreachable URL with no cached copy is an error that says
+to pass a local file.
 """
 
 from __future__ import annotations
@@ -66,7 +67,15 @@ def _read(source: str, root: Path, refresh: bool) -> str:
 
 
 def _fetch(url: str, refresh: bool) -> str:
-    cache = paths.state_home() / "cache" / "constraints" / (hashlib.sha256(url.encode()).hexdigest()[:16] + ".txt")
+    name = hashlib.sha256(url.encode()).hexdigest()[:16] + ".txt"
+    cache = paths.cache_home() / "constraints" / name
+    legacy = paths.state_home() / "cache" / "constraints" / name  # where an earlier devenv kept it
+    if not cache.exists() and legacy.is_file() and legacy != cache:
+        try:  # an offline user keeps working after the upgrade: the copy moves to the cache folder
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(legacy, cache)
+        except OSError:
+            cache = legacy
     fresh = cache.exists() and time.time() - cache.stat().st_mtime < CACHE_MAX_AGE
     if fresh and not refresh:
         return cache.read_text(encoding="utf-8")

@@ -31,15 +31,36 @@ def home() -> Path:
     return Path(os.environ.get("HOME") or Path.home())
 
 
+def _platform_dirs():  # noqa: ANN202 - a platformdirs class instance
+    """platformdirs' folders for this OS, chosen by sys.platform here (not at platformdirs' import), so the
+    tests can ask for a Mac's on Linux. HOME is honoured on every Unix (platformdirs expands ~)."""
+    if sys.platform == "darwin":
+        from platformdirs.macos import MacOS as Dirs
+    elif sys.platform == "win32":
+        from platformdirs.windows import Windows as Dirs
+    else:
+        from platformdirs.unix import Unix as Dirs
+    return Dirs("devenv", appauthor=False)
+
+
 def state_home() -> Path:
-    """devenv's own state (guests, sync records, logs). DEVENV_HOME overrides."""
+    """devenv's own state (guests, sync records, logs, kept venvs, its tools venv). DEVENV_HOME overrides.
+
+    Where the platform keeps application state: Linux $XDG_STATE_HOME/devenv (~/.local/state/devenv, where
+    it has always been), macOS ~/Library/Application Support/devenv, Windows %LOCALAPPDATA%\\devenv."""
     env = os.environ.get("DEVENV_HOME")
     if env:
         return Path(env)
-    if sys.platform == "darwin":
-        return home() / "Library" / "Application Support" / "devenv"
-    xdg = os.environ.get("XDG_STATE_HOME")
-    return (Path(xdg) if xdg else home() / ".local" / "state") / "devenv"
+    return Path(_platform_dirs().user_state_dir)
+
+
+def cache_home() -> Path:
+    """What devenv can download again (cached constraints files): Linux $XDG_CACHE_HOME/devenv (~/.cache),
+    macOS ~/Library/Caches/devenv. DEVENV_HOME, when set, holds it too (one folder to redirect)."""
+    env = os.environ.get("DEVENV_HOME")
+    if env:
+        return Path(env) / "cache"
+    return Path(_platform_dirs().user_cache_dir)
 
 
 def project_state(project_root: Path) -> Path:

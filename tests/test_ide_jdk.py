@@ -152,7 +152,9 @@ def test_running_pycharm_is_not_written(svc: Path, jb_home: Path, fake_pycharm, 
 
 def test_lock_without_process_or_process_without_lock_is_not_running(svc: Path, jb_home: Path,
                                                                       fake_pycharm) -> None:
-    cfg = jetbrains.PyCharmConfig("PyCharm", "2024.1", jb_home / "PyCharm2024.1")
+    # a version no other test starts: a PyCharm's selector is machine-wide, and tests run side by side
+    cfg = jetbrains.PyCharmConfig("PyCharm", "2031.1", jb_home / "PyCharm2031.1")
+    cfg.config_dir.mkdir()
     (cfg.config_dir / "port.lock").write_text("")
     assert not jetbrains.is_running(cfg, selectors=[])  # stale lock after a crash
     fake_pycharm("PyCharmCE2019.3")
@@ -160,7 +162,7 @@ def test_lock_without_process_or_process_without_lock_is_not_running(svc: Path, 
     assert "PyCharmCE2019.3" in jetbrains.running_selectors()
     assert not jetbrains.is_running(cfg)  # another version runs
     (cfg.config_dir / "port.lock").unlink()
-    fake_pycharm("PyCharm2024.1")
+    fake_pycharm("PyCharm2031.1")
     time.sleep(0.2)
     assert not jetbrains.is_running(cfg)  # no lock file: not holding this config
     (cfg.config_dir / ".lock").write_text("")
@@ -181,7 +183,8 @@ def test_health(svc: Path, jb_home: Path) -> None:
     findings = health.check(proj)
     # the launch checks import the project's test modules: this venv is a shell (fake_venv), so they are
     # judged elsewhere (test_ide_run), only their presence here
-    assert [f.status for f in findings if f.check != "ide.launch"] == ["ok", "ok", "ok", "ok"]
+    assert [f.status for f in findings if f.check not in ("ide.launch", "ide.tox")] == ["ok", "ok", "ok", "ok"]
+    assert [f.status for f in findings if f.check == "ide.tox"] == ["ok", "ok"]  # tox -e pep8, tox -e functional
     assert {f.message.split(":")[0] for f in findings if f.check == "ide.launch"} == {
         "Unit tests", "Unit tests (debug)", "Functional tests"}
     (svc / ".venv/bin/python").unlink()

@@ -80,29 +80,74 @@ def has_lock(cfg: PyCharmConfig) -> bool:
     return any((cfg.config_dir / name).exists() for name in LOCK_FILES)
 
 
+PROC = Path("/proc")  # Linux's process table; where it is missing (macOS), psutil, else `ps`
+
+
 def _cmdlines() -> list[list[str]]:
-    """Command lines of every process we can see (Linux /proc; `ps` elsewhere)."""
-    proc = Path("/proc")
+    """Command lines (argument vectors) of every process we can see."""
+    if PROC.is_dir():
+        return _proc_cmdlines()
+    try:
+        import psutil  # noqa: F401 - a dependency on macOS (pyproject), optional elsewhere
+    except ImportError:
+        return _ps_cmdlines()
+    return _psutil_cmdlines()
+
+
+def _proc_cmdlines() -> list[list[str]]:
     out: list[list[str]] = []
-    if proc.is_dir():
-        me = os.getpid()
-        for entry in proc.iterdir():
-            if not entry.name.isdigit() or int(entry.name) == me:
-                continue
-            try:
-                raw = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if raw:
-                out.append([a.decode("utf-8", "replace") for a in raw.rstrip(b"\0").split(b"\0")])
-        return out
+    me = os.getpid()
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            raw = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if raw:
+            out.append([a.decode("utf-8", "replace") for a in raw.rstrip(b"\0").split(b"\0")])
+    return out
+
+
+def _psutil_cmdlines() -> list[list[str]]:
+    """psutil reads each process's real argument vector (macOS: sysctl KERN_PROCARGS2), so a launcher path
+    with spaces ("/Applications/PyCharm CE.app/...") stays one argument; `ps` can only print them joined."""
+    import psutil
+
+    out: list[list[str]] = []
+    me = os.getpid()
+    for p in psutil.process_iter(["pid", "cmdline"]):
+        argv = p.info.get("cmdline")  # None when access is denied (another user's process) or a zombie
+        if argv and p.info.get("pid") != me:
+            out.append([str(a) for a in argv])
+    return out
+
+
+def _ps_cmdlines() -> list[list[str]]:
     from devenv import proc as runner
 
     try:
-        res = runner.run(["ps", "-axww", "-o", "command="], timeout=10)
+        res = runner.run(["ps", "-axww", "-o", "pid=,command="], timeout=10)
     except DevenvError:
-        return out
-    return [line.split() for line in res.stdout.splitlines() if line.strip()]
+        return []
+    me = str(os.getpid())
+    out = []
+    for line in res.stdout.splitlines():
+        pid, _, command = line.strip().partition(" ")
+        if command.strip() and pid != me:
+            out.append(split_command(command.strip()))
+    return out
+
+
+def split_command(command: str) -> list[str]:
+    """`ps` joins the arguments with spaces: take as the program the longest leading run of words that names
+    an existing file (an .app path with a space), and split the rest on spaces."""
+    words = command.split(" ")
+    for n in range(len(words), 0, -1):
+        head = " ".join(words[:n])
+        if head.startswith("/") and os.path.isfile(head):
+            return [head, *[w for w in words[n:] if w]]
+    return [w for w in words if w]
 
 
 def _is_pycharm(argv: list[str]) -> bool:
@@ -122,7 +167,10 @@ def _data_dir_name(argv: list[str]) -> str | None:
         for _ in range(4):
             if folder is None:
                 break
+            # Linux/Windows: at the install's root (bin/..); macOS: PyCharm.app/Contents/Resources/
             info = folder / "product-info.json"
+            if not info.is_file():
+                info = folder / "Resources" / "product-info.json"
             if info.is_file():
                 try:
                     return str(json.loads(info.read_text(encoding="utf-8")).get("dataDirectoryName") or "") or None
