@@ -248,6 +248,11 @@ def install(root: Path, tools: Tools, *, timeout: float = 60) -> Outcome:
                                          f"{CONFIG} is not checked on commit",))
     folder = _hooks_folder(root)
     _recover(folder)
+    done = _unchanged(root, folder, tools)
+    if done is not None:  # the config and the hooks are as the last install left them: no pre-commit call
+        cfg, mine = done
+        ready = not missing(cfg)
+        return Outcome("identical", mine, () if ready else (_BUILD_LATER.format(exe=_exe(tools.python)),), ready)
     cfg = load(root, tools.python, timeout)
     mine, kept = _split(folder, cfg.hook_types, tools)
     _refuse_overwrite(folder, mine)
@@ -269,9 +274,48 @@ def install(root: Path, tools: Tools, *, timeout: float = 60) -> Outcome:
                  for p in legacy if _exists(p)]
     ready = not missing(cfg)
     if mine and not ready:
-        messages.append("pre-commit: the first commit builds the hook environments from the network, which can "
-                        f"take minutes; to build them now: {_exe(tools.python)} install-hooks")
+        messages.append(_BUILD_LATER.format(exe=_exe(tools.python)))
+    _remember(root, folder, tools, cfg, tuple(mine))
     return Outcome(verb, tuple(mine), tuple(messages), ready)
+
+
+_BUILD_LATER = ("pre-commit: the first commit builds the hook environments from the network, which can take "
+                "minutes; to build them now: {exe} install-hooks")
+DONE = "pre-commit-installed.json"  # what the last install saw: lets a repeated init skip 3 pre-commit calls
+
+
+def _fingerprint(root: Path, folder: Path, tools: Tools, types: tuple[str, ...]) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    path = config_file(root)
+    h.update(path.read_bytes() if path is not None else b"")
+    h.update(str(tools.python).encode())
+    for name, data in sorted(_snapshot(folder, tuple(HOOK_TYPES)).items()):
+        h.update(name.encode() + b"\0" + data + b"\0")
+    return h.hexdigest()
+
+
+def _remember(root: Path, folder: Path, tools: Tools, cfg: Config, mine: tuple[str, ...]) -> None:
+    record = {"fingerprint": _fingerprint(root, folder, tools, cfg.hook_types), "types": list(cfg.hook_types),
+              "mine": list(mine), "needs": [list(n) for n in cfg.needs]}
+    try:
+        fsutil.atomic_write(paths.project_state(root) / DONE, json.dumps(record) + "\n")
+    except DevenvError:
+        pass  # only a shortcut: the next run asks pre-commit again
+
+
+def _unchanged(root: Path, folder: Path, tools: Tools) -> tuple[Config, tuple[str, ...]] | None:
+    try:
+        record = json.loads((paths.project_state(root) / DONE).read_text(encoding="utf-8"))
+        types = tuple(record["types"])
+        if record["fingerprint"] != _fingerprint(root, folder, tools, types):
+            return None
+        path = config_file(root)
+        assert path is not None
+        return Config(path, types, tuple(tuple(n) for n in record["needs"])), tuple(record["mine"])  # type: ignore[misc]
+    except (OSError, ValueError, KeyError, TypeError, AssertionError):
+        return None
 
 
 def _split(folder: Path, types: tuple[str, ...], tools: Tools) -> tuple[tuple[str, ...], tuple[str, ...]]:
