@@ -41,12 +41,14 @@ def _guests(root: Path, name: str | None) -> list:
 
 
 def _guest(root: Path, guest, share_timeout: float) -> tuple[Finding, ...]:
-    from devenv.host import clock, share_check, ssh, syncstate, uidmatch
+    from devenv.host import clock, rsyncflavour, share_check, ssh, syncstate, uidmatch
 
     reach = _safe(f"guest.{guest.name}.reachable", lambda: [ssh.reachable(guest)])
+    host_rsync = _safe(f"guest.{guest.name}.rsync.host", lambda: [rsyncflavour.host_finding(guest)])
     if any(f.needs_action for f in reach):
-        return reach  # nothing else can be checked on a guest we cannot reach
-    out = list(reach)
+        return reach + host_rsync  # nothing else can be checked on a guest we cannot reach
+    out = [*reach, *host_rsync]
+    out += _safe(f"guest.{guest.name}.rsync.guest", lambda: [rsyncflavour.guest_finding(guest)])
     out += _safe(f"guest.{guest.name}.uid", lambda: uidmatch.check(root, guest))
     out += _safe(f"guest.{guest.name}.clock", lambda: [clock.finding(guest)])
     out += _safe(f"guest.{guest.name}.share",

@@ -38,6 +38,10 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     # caches; the tests about building it point DEVENV_TOOLS_HOME at their own folder.
     monkeypatch.setenv("DEVENV_TOOLS_HOME", os.environ.get("DEVENV_TEST_TOOLS", TOOLS_HOME))
     monkeypatch.delenv("TOX_CONSTRAINTS_FILE", raising=False)
+    # the host rsync is the one on PATH unless a test says otherwise: never a Homebrew-style folder this machine
+    # happens to have (devenv/host/rsyncflavour.py looks there first)
+    monkeypatch.setenv("DEVENV_RSYNC_CANDIDATES", "")
+    monkeypatch.delenv("DEVENV_RSYNC", raising=False)
     monkeypatch.delenv("VIRTUAL_ENV", raising=False)
     if WHEELHOUSE is not None:  # installs come from the local folder, never the network
         for name, value in localindex.env(WHEELHOUSE).items():

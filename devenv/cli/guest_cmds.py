@@ -35,11 +35,13 @@ def guest() -> None:
               help="The project folder on the guest (created if missing).")
 @click.option("--ssh-config", metavar="FILE", help="An ssh config file to use instead of ~/.ssh/config.")
 @click.option("--rsync-path", metavar="PROGRAM", help="The guest's rsync when it is not on its PATH.")
+@click.option("--rsync", "host_rsync", metavar="PROGRAM",
+              help="The host's rsync for this guest (a GNU rsync 3.1 or newer), checked and remembered.")
 @click.option("--accept-new-host-key", is_flag=True,
               help="Trust the guest's host key if it was never seen (ssh StrictHostKeyChecking=accept-new).")
 @_project
 @output_options
-def add(name, ssh_target, vagrant_dir, machine, port, identity, remote_path, ssh_config, rsync_path,
+def add(name, ssh_target, vagrant_dir, machine, port, identity, remote_path, ssh_config, rsync_path, host_rsync,
         accept_new_host_key, project, quiet, verbose, json_mode):
     """Add (or update) a guest after checking it: ssh, ids, python3, rsync, the project folder."""
     from devenv.host import guestsetup, uidmatch
@@ -48,16 +50,24 @@ def add(name, ssh_target, vagrant_dir, machine, port, identity, remote_path, ssh
     root = _root(project)
     draft = guestsetup.build_guest(name, ssh_target=ssh_target, vagrant_dir=vagrant_dir, machine=machine,
                                    port=port, identity=identity, path=remote_path, ssh_config=ssh_config,
-                                   rsync_path=rsync_path)
+                                   rsync_path=rsync_path, host_rsync=host_rsync)
     if accept_new_host_key:
         rep.line(f"accepting {draft.host}'s host key if it is new (StrictHostKeyChecking=accept-new); "
                  "a changed key is still refused")
     with rep.phase("connect") as info:
-        stored, facts = guestsetup.add(root, draft, accept_new_host_key=accept_new_host_key)
+        added = guestsetup.add(root, draft, accept_new_host_key=accept_new_host_key)
+        stored, facts = added.guest, added.facts
         info["result"] = f"{facts.user} ({facts.uid}:{facts.gid}) on {stored.host}"
     rep.line(f"  folder         {facts.abs_path} ({facts.path_state}, writable)")
     rep.line(f"  python3        {facts.python3 or 'MISSING'}")
-    rep.line(f"  rsync          {facts.rsync or 'MISSING'}")
+    found = facts.guest_rsync
+    rep.line(f"  rsync          {f'{found.path}: {found.describe()}' if found else 'MISSING'}")
+    host = added.host_rsync
+    rep.line(f"  host rsync     {f'{host.path}: {host.describe()}' if host else 'NOT USABLE'}"
+             + (" (remembered for this guest)" if stored.host_rsync else ""))
+    if added.host_problem is not None:
+        rep.warn(f"devenv sync to this guest will stop until this is fixed: {added.host_problem.message}")
+        rep.line(f"    fix: {added.host_problem.hint}")
     if not facts.rsync:
         rep.warn("rsync is not on the guest's PATH: devenv sync will fail until it is installed "
                  "(sudo apt-get install rsync) or --rsync-path is given")
@@ -66,7 +76,9 @@ def add(name, ssh_target, vagrant_dir, machine, port, identity, remote_path, ssh
     findings = uidmatch.check(root, stored)
     _print_findings(rep, findings)
     rep.line(f"guest {stored.name} saved for {root}")
-    rep.data.update(guest=stored.__dict__, facts=facts.__dict__, findings=[f.to_json() for f in findings])
+    rep.data.update(guest=stored.__dict__, facts=facts.__dict__, findings=[f.to_json() for f in findings],
+                    rsync={"guest": found.__dict__ if found else None, "host": host.__dict__ if host else None,
+                           "host_problem": added.host_problem.message if added.host_problem else None})
     if json_mode:
         rep.emit_json()
 
@@ -128,12 +140,16 @@ def remove(name, project):
 @click.option("--delete", is_flag=True, help="Delete guest files gone from the host (kept in the backup).")
 @click.option("--verify", is_flag=True, help="Also compare contents by checksum (slower; catches same-size edits).")
 @click.option("--exclude", "excludes", multiple=True, metavar="PAT", help="Also exclude PAT (rsync pattern).")
+@click.option("--rsync", "rsync_program", metavar="PROGRAM",
+              help="The host's rsync for this run (else: the guest's remembered one, DEVENV_RSYNC, a GNU rsync "
+                   ">= 3.1 in /opt/homebrew/bin or /usr/local/bin, then PATH's).")
 @click.option("--timeout", type=Seconds(3600), default=60, show_default=True, metavar="SECONDS",
               help="Give up after this long without progress (rsync --timeout). A guest folder on a share "
                    "that hangs is found within seconds and ends the run with exit 12.")
 @_project
 @output_options
-def sync_cmd(name, watch, dry_run, delete, verify, excludes, timeout, project, quiet, verbose, json_mode):
+def sync_cmd(name, watch, dry_run, delete, verify, excludes, rsync_program, timeout, project, quiet, verbose,
+             json_mode):
     """Copy the project to the guest with rsync over ssh; never silently overwrite a guest-side edit.
 
     A guest file changed since the last sync is kept in <guest folder>/.devenv-backup/<run>/ and
@@ -148,7 +164,8 @@ def sync_cmd(name, watch, dry_run, delete, verify, excludes, timeout, project, q
     rep = reporter(quiet, verbose, json_mode)
     root = _root(project)
     target = guests.load(root, name)
-    opts = SyncOptions(dry_run=dry_run, delete=delete, verify=verify, excludes=tuple(excludes), timeout=timeout)
+    opts = SyncOptions(dry_run=dry_run, delete=delete, verify=verify, excludes=tuple(excludes), timeout=timeout,
+                       rsync=rsync_program)
     conflicts = False
     if watch:
         syncreport.run_watch(root, target, opts, rep)

@@ -28,6 +28,7 @@ class Guest:
     identity: str | None = None  # a private key file (-i)
     ssh_config: str | None = None  # an ssh config file (-F); None: the user's ~/.ssh/config
     rsync_path: str | None = None  # the guest's rsync if not on its PATH (e.g. "sudo rsync")
+    host_rsync: str | None = None  # the host's rsync for this guest (`guest add --rsync`); None: devenv picks
     source: str = "ssh"  # 'ssh' | 'vagrant'
     vagrant_dir: str | None = None
     machine: str | None = None

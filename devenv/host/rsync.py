@@ -9,7 +9,6 @@ no-change sync is exactly one rsync run.
 from __future__ import annotations
 
 import calendar
-import functools
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -19,7 +18,7 @@ from typing import NamedTuple
 from devenv import proc
 from devenv.errors import HUNG
 from devenv.host import excludes as excludes_mod
-from devenv.host import hangwatch, ssh
+from devenv.host import hangwatch, rsyncflavour, ssh
 from devenv.host.guests import Guest
 
 BACKUP_ROOT = excludes_mod.BACKUP_ROOT  # the one home is excludes.py
@@ -56,18 +55,6 @@ class Run:
     existing: list[str] = field(default_factory=list)  # skipped by --ignore-existing
 
 
-@functools.lru_cache(maxsize=1)
-def protect_args_flag() -> str:
-    """--secluded-args on rsync >= 3.2.7 (where --protect-args was renamed), else --protect-args.
-
-    Either way the remote path reaches the guest's rsync without its shell splitting or globbing it.
-    """
-    res = proc.run(["rsync", "--version"], timeout=10)
-    m = re.search(r"version\s+(\d+)\.(\d+)\.(\d+)", res.stdout)
-    version = tuple(int(x) for x in m.groups()) if m else (0, 0, 0)
-    return "--secluded-args" if version >= (3, 2, 7) else "--protect-args"
-
-
 def argv(
     guest: Guest,
     src: str,
@@ -80,11 +67,14 @@ def argv(
     backup: bool = True,
     io_timeout: float = IO_TIMEOUT,
     marker: str | None = None,
+    program: rsyncflavour.Rsync | None = None,
 ) -> list[str]:
     """backup=False only with --ignore-existing (nothing on the guest is replaced, so nothing to keep).
-    marker: put DEVENV_SYNC=<marker> in the guest rsync's environment, so a stuck one can be found."""
+    marker: put DEVENV_SYNC=<marker> in the guest rsync's environment, so a stuck one can be found.
+    program: the host rsync (rsyncflavour.select); None selects it here."""
+    program = program or rsyncflavour.select(remembered=guest.host_rsync)
     args = [
-        "rsync", "-a", "-8", protect_args_flag(), "-e", ssh.rsh(guest, control_path),
+        program.path, "-a", "-8", program.protect_flag, "-e", ssh.rsh(guest, control_path),
         f"--out-format={OUT_FORMAT}", f"--timeout={max(1, round(io_timeout))}",
         *(["--backup", f"--backup-dir={BACKUP_ROOT}/{backup_dir}"] if backup else []),
     ]
@@ -219,6 +209,17 @@ def failure(guest: Guest, res: proc.Result, items: list[Item]) -> RsyncFailure:
             f"rsync is not available on the guest {guest.name}: {detail}",
             "install it in the guest (Debian/Ubuntu: sudo apt-get install rsync; Fedora: sudo dnf install "
             "rsync), or point devenv at it: devenv guest add ... --rsync-path PATH",
+        )
+    elif m := re.search(r"on remote machine: (-[-\w]+)[^:]*: unknown option", err):
+        exc = ssh.SshFailure(
+            f"the rsync on the guest {guest.name} is too old for devenv sync: it does not know {m.group(1)}",
+            "upgrade it to GNU rsync 3.1 or newer in the guest (Debian/Ubuntu: sudo apt-get install rsync), "
+            "or point devenv at a newer one there: devenv guest add ... --rsync-path PATH",
+        )
+    elif code == 1 and re.search(r"unknown option|unrecognized option|illegal option", err):
+        exc = ssh.SshFailure(
+            f"the host's rsync ({res.args[0] if res.args else 'rsync'}) refused devenv's options: {detail}",
+            rsyncflavour.INSTALL,
         )
     elif code == 255 or "connection unexpectedly closed (0 bytes" in err:
         exc = ssh.classify(guest, err)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from devenv.errors import DevenvError, UsageError
-from devenv.host import clock, conflicts, excludes, rsync, ssh, syncstate
+from devenv.host import clock, conflicts, excludes, rsync, rsyncflavour, ssh, syncstate
 from devenv.host.conflicts import ConflictItem
 from devenv.host.guests import Guest
 
@@ -39,6 +39,7 @@ class SyncOptions:
     check_clock: bool = True
     control_path: str | None = None  # an ssh master's socket (watch), reused when it is up
     timeout: float = rsync.IO_TIMEOUT  # seconds without I/O before rsync gives up (a hung share: sooner)
+    rsync: str | None = None  # the host rsync for this run (sync --rsync); None: see rsyncflavour.select
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class SyncResult:
     skew: clock.Skew | None = None
     notes: tuple[str, ...] = ()
     seconds: float = 0.0
+    rsync: str = ""  # the host rsync that ran: its path and flavour
 
     @property
     def changed(self) -> int:
@@ -65,7 +67,7 @@ class SyncResult:
             "deleted": list(self.deleted), "differing": list(self.differing), "dry_run": self.dry_run,
             "conflicts": [{"path": c.path, "reason": c.reason, "backup": c.backup} for c in self.conflicts],
             "backup_dir": self.backup_dir, "notes": list(self.notes), "seconds": round(self.seconds, 3),
-            "skew": None if self.skew is None else round(self.skew.seconds, 3),
+            "skew": None if self.skew is None else round(self.skew.seconds, 3), "rsync": self.rsync,
         }
 
 
@@ -89,13 +91,15 @@ def sync(
     root = Path(project_root).resolve()
     if not root.is_dir():
         raise UsageError(f"{root} is not a folder", "pass the project folder with --project")
+    # before anything reaches the guest: an rsync that cannot keep the promises stops the run here
+    program = rsyncflavour.select(opts.rsync, guest.host_rsync)
     skew_box: list[clock.Skew | None] = [None]
     skew_thread = _start_skew(root, guest, opts, skew_box)
     run_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{os.getpid()}-{next(_counter)}"
-    out = _transfer(root, guest, opts, run_id, files, on_retry)
+    out = _transfer(root, guest, opts, run_id, files, on_retry, program)
     differing: list[str] = []
     if opts.verify:
-        differing = _verify(root, guest, opts, run_id, files, out, on_retry)
+        differing = _verify(root, guest, opts, run_id, out, on_retry, program)
     if skew_thread:
         skew_thread.join(timeout=30)
     created: list[str] = []
@@ -118,6 +122,7 @@ def sync(
         skew=skew_box[0],
         notes=tuple(_notes(root)),
         seconds=time.perf_counter() - start,
+        rsync=f"{program.path}: {program.describe()}",
     )
     if not opts.dry_run:
         _record(root, guest, result, skew_thread is not None)
@@ -185,7 +190,7 @@ def _run(
 
 def _transfer(
     root: Path, guest: Guest, opts: SyncOptions, run_id: str, files: list[str] | None,
-    on_retry: Callable[[str, float], None] | None,
+    on_retry: Callable[[str, float], None] | None, program: rsyncflavour.Rsync,
 ) -> _Outcome:
     first = not syncstate.has_manifest(root, guest.name)
     earlier: list[rsync.Item] = []  # what failed attempts did before a retry succeeded
@@ -203,7 +208,7 @@ def _transfer(
     def argv(extra: list[str], backup: bool = True) -> list[str]:
         return rsync.argv(guest, str(root), backup_dir=run_id, excludes=opts.excludes, extra=extra,
                           control_path=opts.control_path, exclude_from=_ignore_file(root), backup=backup,
-                          io_timeout=opts.timeout, marker=run_id)
+                          io_timeout=opts.timeout, marker=run_id, program=program)
 
     def send(extra: list[str], only: list[str] | None, backup: bool = True) -> rsync.Run:
         return _run(guest, argv(extra, backup), only, opts, on_retry, earlier, hook, marker=run_id)
@@ -282,19 +287,19 @@ def _mtime_ns(path: str, item: rsync.Item) -> int:
 
 
 def _verify(
-    root: Path, guest: Guest, opts: SyncOptions, run_id: str, files: list[str] | None, out: _Outcome,
-    on_retry: Callable[[str, float], None] | None,
+    root: Path, guest: Guest, opts: SyncOptions, run_id: str, out: _Outcome,
+    on_retry: Callable[[str, float], None] | None, program: rsyncflavour.Rsync,
 ) -> list[str]:
     """A --checksum pass: finds what the size+mtime check misses (same size, restored mtime)."""
     check = rsync.argv(guest, str(root), backup_dir=run_id, excludes=opts.excludes,
                        exclude_from=_ignore_file(root), extra=["--checksum", "--dry-run"],
-                       control_path=opts.control_path, io_timeout=opts.timeout, marker=run_id)
+                       control_path=opts.control_path, io_timeout=opts.timeout, marker=run_id, program=program)
     differing = [i.path for i in _run(guest, check, None, opts, on_retry, [], marker=run_id).items if i.sent]
     if differing and not opts.dry_run:
         # Send the host's content; the guest's copy is kept in the backup (we cannot know which is newer).
         fix = rsync.argv(guest, str(root), backup_dir=run_id, excludes=opts.excludes,
                          extra=["--checksum", "--from0", "--files-from=-"], control_path=opts.control_path,
-                         io_timeout=opts.timeout, marker=run_id)
+                         io_timeout=opts.timeout, marker=run_id, program=program)
         _run(guest, fix, differing, opts, on_retry, [], marker=run_id)
         folder = _backup_abs(guest, run_id)
         out.conflicts.extend(ConflictItem(p, "same size and time but different content (--verify); "

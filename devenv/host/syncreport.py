@@ -25,6 +25,7 @@ def run_sync(root: Path, guest: Guest, opts: SyncOptions, rep: Reporter) -> Sync
 
 
 def report(result: SyncResult, rep: Reporter, opts: SyncOptions) -> None:
+    rep.detail(f"rsync: {result.rsync}")
     for label, paths in (("new", result.created), ("changed", result.updated), ("deleted", result.deleted)):
         for p in paths[:MAX_LISTED]:
             rep.detail(f"{label}: {p}")

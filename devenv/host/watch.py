@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devenv.host import excludes, ssh, sshmaster
+from devenv.host import excludes, rsyncflavour, ssh, sshmaster
 from devenv.host.guests import Guest
 from devenv.host.sync import SyncOptions, SyncResult, sync
 
@@ -55,6 +55,7 @@ def watch(
     """
     import watchfiles
 
+    rsyncflavour.select(opts.rsync, guest.host_rsync)  # an unusable rsync stops the watch before it starts
     root = Path(project_root).resolve()
     excluded = excludes.Matcher(root, opts.excludes)
     summary = summary if summary is not None else WatchSummary()
