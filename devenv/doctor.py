@@ -28,8 +28,27 @@ def run(root: Path, guest_name: str | None = None, share_timeout: float = 3.0) -
                 Section("IDE", _safe("ide", lambda: ide_health.check(proj))),
                 Section("git", _safe("git", lambda: onboarding.findings(root)))]
     for guest in _guests(root, guest_name):
-        sections.append(Section(f"guest {guest.describe()}", _guest(root, guest, share_timeout)))
+        found = _guest(root, guest, share_timeout)
+        sections.append(Section(f"guest {guest.describe()}", found))
+        if not any(f.check == f"guest.{guest.name}.reachable" and f.needs_action for f in found):
+            sections += _devstack(guest)
     return sections
+
+
+def _devstack(guest) -> list[Section]:
+    """A devstack section when the guest has devstack: RECLONE, repos, git ownership (devstack/health.py)."""
+    from devenv.devstack import health
+
+    box: list[list[Finding] | None] = []
+
+    def check() -> list[Finding]:
+        box.append(health.findings(guest))
+        return box[0] or []
+
+    found = _safe(f"devstack.{guest.name}", check)
+    if box and box[0] is None:
+        return []  # no devstack on this guest
+    return [Section(f"devstack on {guest.name}", found)]
 
 
 def _guests(root: Path, name: str | None) -> list:

@@ -17,7 +17,7 @@ SAMPLE = REPO / "examples" / "sample-service"
 UPPER_CONSTRAINTS = REPO.parent / "shared" / "data" / "upper-constraints.txt"
 
 # Helpers' fixture modules (guest machine, etc.) register here.
-pytest_plugins: list[str] = ["guestfix", "idefix", "syncfix"]
+pytest_plugins: list[str] = ["guestfix", "idefix", "syncfix", "devstackfix"]
 
 
 @pytest.fixture(autouse=True)

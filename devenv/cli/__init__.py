@@ -136,9 +136,9 @@ def main() -> None:
 
 def _register() -> None:
     # Each concern owns its command module; they import only click at the top.
-    from devenv.cli import guest_cmds, ide_cmds, share_cmds, venv_cmds
+    from devenv.cli import devstack_cmds, guest_cmds, ide_cmds, share_cmds, venv_cmds
 
-    for module in (venv_cmds, ide_cmds, guest_cmds, share_cmds):
+    for module in (venv_cmds, ide_cmds, guest_cmds, share_cmds, devstack_cmds):
         for command in module.COMMANDS:
             main.add_command(command)
 

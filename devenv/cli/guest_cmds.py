@@ -146,10 +146,13 @@ def remove(name, project):
 @click.option("--timeout", type=Seconds(3600), default=60, show_default=True, metavar="SECONDS",
               help="Give up after this long without progress (rsync --timeout). A guest folder on a share "
                    "that hangs is found within seconds and ends the run with exit 12.")
+@click.option("--allow-reclone", is_flag=True,
+              help="Sync even though the guest's devstack has RECLONE=True and the folder is under its DEST "
+                   "(the next stack.sh will wipe what was synced).")
 @_project
 @output_options
-def sync_cmd(name, watch, dry_run, delete, verify, excludes, rsync_program, timeout, project, quiet, verbose,
-             json_mode):
+def sync_cmd(name, watch, dry_run, delete, verify, excludes, rsync_program, timeout, allow_reclone, project, quiet,
+             verbose, json_mode):
     """Copy the project to the guest with rsync over ssh; never silently overwrite a guest-side edit.
 
     A guest file changed since the last sync is kept in <guest folder>/.devenv-backup/<run>/ and
@@ -157,6 +160,7 @@ def sync_cmd(name, watch, dry_run, delete, verify, excludes, rsync_program, time
     backup).
     .git is synced too (pbr takes the version from it); .venv, .tox, .stestr, __pycache__, *.pyc, .idea,
     *.egg-info, devstack volume files and the patterns in .devenvignore are not.
+    A folder under devstack's DEST is refused (exit 9) while the guest's local.conf has RECLONE=True.
     """
     from devenv.host import guests, syncreport
     from devenv.host.sync import SyncOptions
@@ -164,6 +168,7 @@ def sync_cmd(name, watch, dry_run, delete, verify, excludes, rsync_program, time
     rep = reporter(quiet, verbose, json_mode)
     root = _root(project)
     target = guests.load(root, name)
+    _reclone_guard(target, allow_reclone, rep)
     opts = SyncOptions(dry_run=dry_run, delete=delete, verify=verify, excludes=tuple(excludes), timeout=timeout,
                        rsync=rsync_program)
     conflicts = False
@@ -177,6 +182,15 @@ def sync_cmd(name, watch, dry_run, delete, verify, excludes, rsync_program, time
         from devenv.errors import Conflict
 
         click.get_current_context().exit(Conflict.exit_code)
+
+
+def _reclone_guard(target, allow: bool, rep) -> None:
+    """Before any sync or watch: refuse a folder that devstack's RECLONE=True would wipe (devstack/guard.py)."""
+    from devenv.devstack import guard
+
+    hazard = guard.check(target, allow=allow)
+    if hazard is not None:
+        rep.warn(f"{hazard.message} (syncing anyway: {guard.OVERRIDE})")
 
 
 COMMANDS: list[click.Command] = [guest, sync_cmd]

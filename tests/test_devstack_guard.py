@@ -1,0 +1,121 @@
+"""RECLONE guard for `devenv sync` / `sync --watch`, doctor's devstack section, safe.directory, and the
+systemctl stand-in of the fake devstack guest."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from conftest import SAMPLE
+
+from devenv.devstack import guard
+from devenv.host import guests, ssh
+
+pytestmark = pytest.mark.guest
+
+
+@pytest.fixture
+def synced_dir(fake_devstack):
+    """A folder under DEST that the ssh user may write (the sync target)."""
+    target = fake_devstack.dest / "myproj"
+    target.mkdir()
+    shutil.chown(target, fake_devstack.box.user)
+    yield target
+    shutil.rmtree(target, ignore_errors=True)
+
+
+def _project(tmp_path, guest):
+    root = tmp_path / "proj"
+    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns(".venv", ".idea", "*.egg-info"))
+    guests.save(root, guest)
+    return root
+
+
+def test_sync_and_watch_refuse_a_tree_reclone_would_wipe(fake_devstack, devstack_home_link, synced_dir, run_cli,
+                                                         tmp_path):
+    root = _project(tmp_path, fake_devstack.guest(synced_dir))
+    for extra in ([], ["--watch"]):
+        r = run_cli("sync", "box", "--project", str(root), *extra)
+        assert r.exit_code == 9, r.output
+        assert f"RECLONE=True at {devstack_home_link}/local.conf line 8" in r.output
+        assert "set RECLONE=False" in r.output and "--allow-reclone" in r.output
+        assert list(synced_dir.iterdir()) == []  # nothing was sent
+    r = run_cli("sync", "box", "--project", str(root), "--allow-reclone")
+    assert r.exit_code == 0, r.output
+    assert "syncing anyway" in r.output and (synced_dir / "setup.cfg").is_file()
+
+
+def test_reclone_off_or_target_outside_dest_is_unaffected(fake_devstack, devstack_home_link, devstack_conf,
+                                                          synced_dir):
+    outside = fake_devstack.guest(fake_devstack.box.workdir / "elsewhere")
+    assert guard.check(outside) is None  # RECLONE=True, but the folder is not under DEST
+    guard.forget()
+    devstack_conf(reclone="False")
+    assert guard.check(fake_devstack.guest(synced_dir)) is None
+    guard.forget()
+    devstack_conf(reclone="True")
+    with pytest.raises(guard.RecloneHazard):
+        guard.check(fake_devstack.guest(synced_dir))
+    no_devstack = fake_devstack.guest(fake_devstack.box.workdir, name="plain")
+    devstack_home_link.unlink()
+    try:
+        assert guard.check(no_devstack) is None
+    finally:
+        devstack_home_link.symlink_to(fake_devstack.devstack_dir)
+
+
+def test_doctor_reports_reclone_repos_and_safe_directory(fake_devstack, devstack_home_link, run_cli, tmp_path):
+    ds = fake_devstack
+    nova = ds.dest / "nova"
+    root = _project(tmp_path, ds.guest(nova, name="vm"))
+    r = run_cli("doctor", str(root), "--guest", "vm", "--json")
+    data = json.loads(r.output)
+    (section,) = [s for s in data["sections"] if s["title"] == "devstack on vm"]
+    checks = {f["check"]: f for f in section["findings"]}
+    assert r.exit_code == 10
+    reclone = checks["devstack.vm.reclone"]
+    assert reclone["status"] == "fail" and "line 8" in reclone["message"] and "RECLONE=False" in reclone["fix"]
+    repo = checks["devstack.vm.repo.nova"]
+    assert repo["status"] == "fail" and "dubious ownership" in repo["message"]
+    assert repo["fix"].startswith(f"on the guest, as the ssh user: git config --global --add safe.directory {nova}")
+    assert checks["devstack.vm.repo.oslo.messaging"]["status"] == "fail"
+    assert "installed editable as oslo.messaging" in checks["devstack.vm.repo.oslo.messaging"]["message"]
+    g = ds.guest(nova)
+    ssh.run(g, ["git", "config", "--global", "--add", "safe.directory", str(nova)], timeout=20)
+    try:
+        data = json.loads(run_cli("doctor", str(root), "--guest", "vm", "--json").output)
+        checks = {f["check"]: f for s in data["sections"] for f in s["findings"]}
+        assert checks["devstack.vm.repo.nova"]["status"] == "ok"
+        assert "git accepts it" in checks["devstack.vm.repo.nova"]["message"]
+    finally:
+        ssh.run(g, ["git", "config", "--global", "--unset-all", "safe.directory"], timeout=20)
+
+
+def test_doctor_shows_no_devstack_section_without_devstack(fake_devstack, run_cli, tmp_path):
+    root = _project(tmp_path, fake_devstack.guest(fake_devstack.box.workdir, name="vm"))
+    data = json.loads(run_cli("doctor", str(root), "--guest", "vm", "--json").output)
+    assert not [s for s in data["sections"] if s["title"].startswith("devstack")]
+
+
+def test_systemctl_stand_in(fake_devstack):
+    ds = fake_devstack
+    g = ds.stack_guest()
+
+    def sc(*args):
+        return ssh.run(g, ["systemctl", *args], timeout=20)
+
+    r = sc("show", "devstack@n-cpu", "-p", "ExecStart", "-p", "User", "-p", "Group")
+    assert r.ok and f"argv[]={ds.venv}/bin/nova-compute --config-file" in r.stdout
+    assert f"User={ds.stack_user}\nGroup=libvirt\n" in r.stdout
+    assert sc("show", "devstack@n-api", "-p", "Environment", "--value").stdout == \
+        "OS_NOVA_DISABLE_EVENTLET_PATCHING=1\n"
+    assert sc("cat", "devstack@keystone.service").stdout.startswith(f"# {ds.units}/devstack@keystone.service")
+    assert (sc("is-active", "devstack@n-api").returncode, sc("is-active", "devstack@n-api").stdout) == (3, "inactive\n")
+    assert sc("start", "devstack@n-api").ok and sc("is-active", "devstack@n-api").ok
+    assert sc("restart", "devstack@n-*").ok and sc("is-active", "devstack@n-cpu").stdout == "active\n"
+    assert sc("stop", "devstack@n-*").ok and sc("is-active", "devstack@n-api").returncode == 3
+    missing = sc("status", "devstack@x")
+    assert missing.returncode == 4 and missing.stderr.strip() == "Unit devstack@x.service could not be found."
+    assert sc("start", "devstack@x").returncode == 5 and sc("cat", "devstack@x").returncode == 1
+    assert sc("show", "devstack@x", "-p", "LoadState", "--value").stdout == "not-found\n"
