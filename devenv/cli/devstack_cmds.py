@@ -1,4 +1,5 @@
-"""Commands: devstack show — what devenv reads of a guest's devstack (local.conf, venv, repos)."""
+"""Commands: devstack show — what devenv reads of a guest's devstack (local.conf, venv, repos); devstack
+services / restart / run — its systemd units (devenv/devstack/services.py, foreground.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import click
 
 from devenv.cli.guest_cmds import _project, _root
+from devenv.cli.options import Seconds, output_options, reporter
 
 
 @click.group("devstack")
@@ -25,9 +27,8 @@ def show(name, local_conf, repo, project, json_mode):
     """Show the guest's devstack: DEST, venv, services, LIBS_FROM_GIT, RECLONE, and each repo's
     folder, branch, editable install and git ownership state. Works before stack.sh has run."""
     from devenv.devstack import reader
-    from devenv.host import guests
 
-    target = guests.load(_root(project), name)
+    _root_dir, target = _guest(name, project)
     dev = reader.read(target, local_conf)
     if repo is not None:
         one = dev.repo(repo)
@@ -73,6 +74,163 @@ def _repo_line(repo) -> str:
     if repo.synced:
         parts.append("sync target")
     return f"{repo.name:<16} {repo.path}  " + ", ".join(parts)
+
+
+@devstack.command("attach")
+@click.argument("name", required=False, metavar="GUEST")
+@click.option("--repo", "repos", multiple=True, metavar="NAME",
+              help="Attach this repo (repeatable; default: every repo the guest's venv has editable, and "
+                   "LIBS_FROM_GIT).")
+@click.option("--local-conf", metavar="PATH", help="The guest's local.conf (default: devstack's usual places).")
+@_project
+@output_options
+def attach_cmd(name, repos, local_conf, project, quiet, verbose, json_mode):
+    """Check out on the host every repo the guest's devstack runs from source, and register each as a sync
+    target of GUEST (run it in the folder where `devenv guest add GUEST ...` registered the guest).
+
+    Each repo is cloned from the guest over ssh (its branch and local commits come along) into
+    ./<repo>, or an existing checkout there is adopted when it holds the guest's commit. A checkout that
+    lacks the guest's commit, or diverged from it, is left alone and reported with both commits (exit 8).
+    Then `devenv sync GUEST --project ./<repo>` sends your edits.
+    """
+    from devenv.devstack import attach, reader
+    from devenv.host import guests
+
+    rep = reporter(quiet, verbose, json_mode)
+    workspace = _root(project)
+    target = guests.load(workspace, name)
+    dev = reader.read(target, local_conf)
+    try:
+        members = attach.attach(workspace, target, dev, tuple(repos))
+    finally:
+        for m in attach.load(workspace):
+            rep.line(f"  {m['name']:<18} {m['host']} <-> {target.name}:{m['guest_path']}")
+    for m in members:
+        rep.detail(f"  {m.name}: {m.action} {m.detail}")
+    if json_mode:
+        rep.data["members"] = [{"name": m.name, "host": str(m.host), "guest_path": m.guest_path,
+                                "action": m.action, "detail": m.detail} for m in members]
+        rep.emit_json()
+
+
+def _note(text: str) -> None:
+    click.echo(f"devenv: {text}", err=True)
+
+
+def _guest(name, project):
+    """The project root and the guest; first, start any unit a lost `devenv devstack run` left stopped."""
+    from devenv.devstack import foreground
+    from devenv.host import guests
+
+    root = _root(project)
+    target = guests.load(root, name)
+    foreground.recover(target, _note)
+    return root, target
+
+
+_no_sync = click.option("--no-sync", is_flag=True, help="Do not sync the project to the guest first.")
+_allow_reclone = click.option("--allow-reclone", is_flag=True,
+                              help="Sync even though the guest's devstack has RECLONE=True and the folder is "
+                                   "under its DEST (as for devenv sync).")
+_timeout = click.option("--timeout", type=Seconds(3600), default=60, show_default=True, metavar="SECONDS",
+                        help="The sync gives up after this long without progress (as for devenv sync).")
+
+
+def _sync_first(project, target, no_sync: bool, allow_reclone: bool, timeout: float) -> bool:
+    """Run `devenv sync GUEST` itself (its RECLONE guard and options included) unless --no-sync; True when
+    it kept guest edits aside (its exit 8)."""
+    if no_sync:
+        return False
+    from devenv.cli.guest_cmds import sync_cmd
+    from devenv.errors import Conflict
+
+    try:
+        click.get_current_context().invoke(sync_cmd, name=target.name, timeout=timeout,
+                                           allow_reclone=allow_reclone, project=project)
+    except click.exceptions.Exit as exc:
+        if exc.exit_code != Conflict.exit_code:
+            raise
+        return True
+    return False
+
+
+@devstack.command("services")
+@click.argument("name", required=False, metavar="GUEST")
+@_project
+@click.option("--json", "json_mode", is_flag=True, help="Print them as JSON.")
+def services_cmd(name, project, json_mode):
+    """List the guest's devstack services (its devstack@SVC systemd units) and whether each runs."""
+    from devenv.devstack import services
+
+    _root_dir, target = _guest(name, project)
+    found = services.list_services(target)
+    if json_mode:
+        click.echo(json.dumps([s.__dict__ for s in found], indent=2))
+        return
+    if not found:
+        click.echo(f"no devstack@ units on {target.name} (has stack.sh run?)")
+    for s in found:
+        click.echo(f"{s.name:<20} {s.active} ({s.sub})")
+
+
+@devstack.command("restart")
+@click.argument("name", metavar="GUEST")
+@click.argument("service", metavar="SVC")
+@_no_sync
+@_allow_reclone
+@_timeout
+@_project
+def restart(name, service, no_sync, allow_reclone, timeout, project):
+    """Sync the project to the guest, then `systemctl restart devstack@SVC` there (as root: sudo -n unless
+    the ssh user is root). Exit 8 after the restart when the sync kept guest edits aside."""
+    from devenv.devstack import services
+
+    _root_dir, target = _guest(name, project)
+    unit = services.read(target, service)  # an unknown service fails before anything is sent
+    conflicts = _sync_first(project, target, no_sync, allow_reclone, timeout)
+    as_root = services.whoami(target) == "root"
+    services.change(target, "restart", unit.name, as_root=as_root)
+    state = "active" if services.is_active(target, unit.name) else "NOT active (see: journalctl -u " + unit.unit + ")"
+    click.echo(f"restarted {unit.unit} on {target.name}: {state}")
+    if conflicts:
+        from devenv.errors import Conflict
+
+        click.get_current_context().exit(Conflict.exit_code)
+
+
+@devstack.command("run")
+@click.argument("name", metavar="GUEST")
+@click.argument("service", metavar="SVC")
+@_no_sync
+@_allow_reclone
+@_timeout
+@_project
+def run(name, service, no_sync, allow_reclone, timeout, project):
+    """Sync, stop devstack@SVC, and run its command in the foreground on the guest with the unit's user,
+    group, environment and working directory (a real terminal over ssh -t, so pdb and breakpoints work; a
+    uwsgi API runs as one process). When it ends, or on Ctrl-C, the unit is started again; if the connection
+    is lost, the next `devenv devstack` command on this guest starts it and says so.
+    Exit status: 0 when the command exited 0, 1 when it failed, 130 on Ctrl-C, 9 when the connection was lost."""
+    from devenv.devstack import foreground, services
+    from devenv.errors import GuestError
+
+    _root_dir, target = _guest(name, project)
+    unit = services.read(target, service)
+    if not unit.argv:
+        raise GuestError(f"{unit.unit} on {target.name} has no ExecStart", "is it a devstack service?")
+    _sync_first(project, target, no_sync, allow_reclone, timeout)
+    outcome = foreground.run(target, unit, services.whoami(target), _note)
+    ctx = click.get_current_context()
+    if outcome.lost:
+        kept = "started again" if outcome.restarted else "still stopped (the next devenv devstack command starts it)"
+        raise GuestError(f"the connection to {target.name} was lost while {unit.unit} ran in the foreground; "
+                         f"the unit is {kept}", f"check the guest, then run it again: devenv devstack run "
+                         f"{target.name} {unit.name}")
+    if outcome.interrupted:
+        ctx.exit(130)
+    if outcome.returncode:
+        _note(f"{unit.name}'s command exited with status {outcome.returncode}")
+        ctx.exit(1)
 
 
 COMMANDS: list[click.Command] = [devstack]

@@ -169,8 +169,8 @@ def sync_cmd(name, watch, dry_run, delete, verify, excludes, rsync_program, time
     root = _root(project)
     target = guests.load(root, name)
     _reclone_guard(target, allow_reclone, rep)
-    opts = SyncOptions(dry_run=dry_run, delete=delete, verify=verify, excludes=tuple(excludes), timeout=timeout,
-                       rsync=rsync_program)
+    opts = SyncOptions(dry_run=dry_run, delete=delete, verify=verify, excludes=(*target.excludes, *excludes),
+                       timeout=timeout, rsync=rsync_program)
     conflicts = False
     if watch:
         syncreport.run_watch(root, target, opts, rep)

@@ -29,6 +29,9 @@ class Guest:
     ssh_config: str | None = None  # an ssh config file (-F); None: the user's ~/.ssh/config
     rsync_path: str | None = None  # the guest's rsync if not on its PATH (e.g. "sudo rsync")
     host_rsync: str | None = None  # the host's rsync for this guest (`guest add --rsync`); None: devenv picks
+    # rsync patterns this target never syncs: an attached devstack repo keeps the guest's own /.git (devstack's
+    # clone; the host's is a separate clone of the same commits)
+    excludes: tuple[str, ...] = ()
     source: str = "ssh"  # 'ssh' | 'vagrant'
     vagrant_dir: str | None = None
     machine: str | None = None
@@ -66,8 +69,11 @@ def _write(project_root: Path, data: dict[str, Any]) -> None:
 
 def _from_dict(raw: dict[str, Any]) -> Guest:
     known = {f.name for f in fields(Guest)}
+    values = {k: v for k, v in raw.items() if k in known}
+    if isinstance(values.get("excludes"), list):
+        values["excludes"] = tuple(values["excludes"])
     try:
-        return Guest(**{k: v for k, v in raw.items() if k in known})
+        return Guest(**values)
     except TypeError as exc:
         raise ConfigError(f"a stored guest is incomplete: {exc}", "remove it and add it again") from exc
 

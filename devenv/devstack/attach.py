@@ -1,0 +1,234 @@
+"""`devenv devstack attach`: the repos devstack runs from source, checked out on the host and registered as
+sync targets, so that the host is where they are edited.
+
+Each repo is cloned from the guest itself (git over the guest's ssh settings; never from the internet), so
+the guest's branch and its local commits come along, or an existing host checkout is adopted when it holds
+the guest's commit. A host checkout that lacks the guest's commit is never touched and never registered:
+the sync would replace the guest's work with an older tree. Both commits are reported instead.
+
+The host clone looks like an ordinary clone: `origin` is what the guest's own `origin` is (opendev, usually),
+and the guest is a second remote named after it. git on the guest may refuse a repo owned by another user
+(devstack's repos belong to STACK_USER; git's safe.directory check), so the guest's upload-pack is started
+with that one folder marked safe on its command line, which changes nothing on the guest.
+
+The workspace (which repos, where) is recorded in the workspace folder's project state, for `sync --all`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shlex
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from devenv import fsutil, paths, proc
+from devenv.devstack.model import Devstack, Repo
+from devenv.errors import Conflict, UsageError
+from devenv.host import guests, ssh
+from devenv.host.guests import Guest
+
+CLONE_TIMEOUT = 1800.0  # nova's history over a slow link
+GIT_TIMEOUT = 60.0
+RECORD = "devstack-workspace.json"
+SKIPPED = ("devstack", "requirements")
+GUEST_OWNED = ("/.git",)  # the guest's .git is devstack's clone: sync the tree, never the host's clone over it
+# Lists the files git has unchanged in the guest's tree, with their mtimes (ns), as JSON.
+_UNCHANGED = r"""
+import json, os, subprocess, sys
+path = sys.argv[1]
+git = ["git", "-c", "safe.directory=" + path, "-C", path]
+listed = subprocess.run(git + ["ls-files", "-z"], capture_output=True, timeout=60).stdout.split(b"\0")
+dirty = subprocess.run(git + ["status", "--porcelain", "-z", "--untracked-files=no"], capture_output=True,
+                       timeout=60).stdout.split(b"\0")
+changed = {d[3:] for d in dirty if len(d) > 3}
+out = {}
+for rel in listed:
+    if rel and rel not in changed:
+        try:
+            out[rel.decode("utf-8", "surrogateescape")] = os.lstat(os.path.join(path.encode(), rel)).st_mtime_ns
+        except OSError:
+            pass
+print(json.dumps(out))
+"""  # cloned by devstack, but no code devstack runs from source
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    host: Path  # the host checkout
+    guest_path: str  # /opt/stack/<name>
+    action: str  # cloned | adopted | in-sync | refused
+    detail: str = ""
+
+
+def wanted(dev: Devstack, names: tuple[str, ...] = ()) -> list[Repo]:
+    """The repos to attach: the named ones, else every cloned repo the venv has editable or LIBS_FROM_GIT
+    names (before stack.sh: every cloned one but devstack's own and requirements)."""
+    if names:
+        return [dev.repo(n) for n in names]
+    chosen = [r for r in dev.repos.values() if r.cloned and (r.editable or r.from_git)]
+    if not chosen:
+        chosen = [r for r in dev.repos.values() if r.cloned and r.name not in SKIPPED]
+    return sorted(chosen, key=lambda r: r.name)
+
+
+def _url(guest: Guest, path: str) -> str:
+    return f"ssh://{guest.destination}{path}"
+
+
+def git_env(guest: Guest) -> dict[str, str]:
+    import os
+
+    env = dict(os.environ)
+    env["GIT_SSH_COMMAND"] = shlex.join(["ssh", *ssh.options(guest)])  # git runs it through the shell
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    return env
+
+
+def _upload_pack(path: str) -> str:
+    return f"git -c safe.directory={shlex.quote(path)} upload-pack"
+
+
+def _git(args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
+         timeout: float = GIT_TIMEOUT) -> proc.Result:
+    return proc.run(["git", *args], cwd=cwd, env=env, timeout=timeout, what=f"git {args[0]}")
+
+
+def _guest_origin(guest: Guest, repo: Repo) -> str | None:
+    res = ssh.run(guest, ["git", "-c", f"safe.directory={repo.path}", "-C", repo.path, "remote", "get-url",
+                          "origin"], timeout=30)
+    return res.stdout.strip() or None if res.ok else None
+
+
+def _clone(guest: Guest, repo: Repo, host: Path) -> Member:
+    env = git_env(guest)
+    tmp = host.with_name(f".{host.name}.devenv-clone")
+    if tmp.exists():
+        import shutil
+
+        shutil.rmtree(tmp)  # an interrupted earlier attach: start that clone again
+    res = _git(["clone", "--quiet", "--origin", guest.name, "--upload-pack", _upload_pack(repo.path),
+                _url(guest, repo.path), str(tmp)], env=env, timeout=CLONE_TIMEOUT)
+    if not res.ok:
+        return Member(repo.name, host, repo.path, "refused", f"git clone failed: {proc.tail(res.stderr, 3)}")
+    git = repo.git
+    if git is not None and git.branch is None and git.head:  # a detached HEAD (a Gerrit ref, a tag)
+        _git(["checkout", "--quiet", "--detach", git.head], cwd=tmp)
+    origin = _guest_origin(guest, repo)
+    if origin and not origin.startswith(("/", "file:")):  # the guest's origin, unless it is a path there
+        _git(["remote", "add", "origin", origin], cwd=tmp)
+    _align_mtimes(guest, repo, tmp)
+    tmp.rename(host)  # the checkout appears whole or not at all
+    return Member(repo.name, host, repo.path, "cloned", f"{git.branch or 'detached'}@{(git.head or '')[:10]}"
+                  if git else "")
+
+
+def _align_mtimes(guest: Guest, repo: Repo, host: Path) -> None:
+    """Give each file of the fresh clone that git has unchanged on the guest the guest's mtime: the content is
+    the same (the same commit's blob), and the first sync (rsync -a: size and mtime) then sends none of them
+    and reports none as a guest-side change. A file the guest changed keeps the clone's mtime, so the first
+    sync keeps the guest's copy aside and reports it, as it should."""
+    import os
+
+    res = ssh.run(guest, ["python3", "-c", _UNCHANGED, repo.path], timeout=120)
+    try:
+        mtimes = json.loads(res.stdout) if res.ok else {}
+    except ValueError:
+        mtimes = {}
+    for rel, ns in mtimes.items():
+        path = host / rel
+        try:
+            if path.is_file() and not path.is_symlink():
+                os.utime(path, ns=(ns, ns))
+        except OSError:
+            continue
+
+
+def _adopt(guest: Guest, repo: Repo, host: Path) -> Member:
+    """An existing host checkout: fetch the guest's commits into it (a remote named after the guest), and
+    keep it only when its HEAD contains the guest's HEAD."""
+    if not (host / ".git").exists():
+        return Member(repo.name, host, repo.path, "refused", f"{host} exists and is not a git checkout")
+    env = git_env(guest)
+    url = _url(guest, repo.path)
+    current = _git(["remote", "get-url", guest.name], cwd=host)
+    if not current.ok:
+        _git(["remote", "add", guest.name, url], cwd=host)
+    elif current.stdout.strip() != url:
+        return Member(repo.name, host, repo.path, "refused",
+                      f"its remote {guest.name!r} is {current.stdout.strip()}, not {url}")
+    _git(["config", f"remote.{guest.name}.uploadpack", _upload_pack(repo.path)], cwd=host)
+    fetched = _git(["fetch", "--quiet", guest.name], cwd=host, env=env, timeout=CLONE_TIMEOUT)
+    if not fetched.ok:
+        return Member(repo.name, host, repo.path, "refused", f"git fetch failed: {proc.tail(fetched.stderr, 3)}")
+    guest_head = repo.git.head if repo.git else None
+    host_head = _git(["rev-parse", "HEAD"], cwd=host).stdout.strip()
+    if not guest_head or guest_head == host_head:
+        return Member(repo.name, host, repo.path, "in-sync", host_head[:10])
+    if _git(["merge-base", "--is-ancestor", guest_head, "HEAD"], cwd=host).ok:
+        return Member(repo.name, host, repo.path, "adopted", f"the host is ahead of the guest's {guest_head[:10]}")
+    ahead = _git(["merge-base", "--is-ancestor", "HEAD", guest_head], cwd=host).ok
+    where = f"guest {guest_head[:10]} ({repo.git.branch if repo.git else '?'}), host {host_head[:10]}"
+    if ahead:
+        return Member(repo.name, host, repo.path, "refused",
+                      f"the guest has commits the host lacks ({where}): bring them over first, e.g. "
+                      f"git -C {shlex.quote(str(host))} merge --ff-only {guest_head[:10]}")
+    return Member(repo.name, host, repo.path, "refused",
+                  f"the host and the guest diverged ({where}); neither side was changed: merge or rebase one "
+                  "onto the other, then attach again")
+
+
+def _register(guest: Guest, member: Member) -> Member:
+    target = dataclasses.replace(guest, path=member.guest_path, excludes=GUEST_OWNED)
+    existing = next((g for g in guests.all_guests(member.host) if g.name == guest.name), None)
+    if existing is not None and existing.path != member.guest_path:
+        return dataclasses.replace(member, action="refused",
+                                   detail=f"guest {guest.name!r} is registered there for {existing.path}")
+    guests.save(member.host, target, make_default=True)
+    return member
+
+
+def attach(workspace: Path, guest: Guest, dev: Devstack, names: tuple[str, ...] = (),
+           workers: int = 4) -> list[Member]:
+    """Clone or adopt each wanted repo into workspace/<name> and register it; record the workspace.
+    Raises Conflict (after doing the rest) when a repo was refused."""
+    repos = wanted(dev, names)
+    if not repos:
+        raise UsageError(f"devstack on {guest.name} has no cloned repo to attach yet",
+                         "run stack.sh on the guest first, or name repos with --repo")
+
+    def one(repo: Repo) -> Member:
+        host = workspace / repo.name
+        member = _adopt(guest, repo, host) if host.exists() else _clone(guest, repo, host)
+        return member if member.action == "refused" else _register(guest, member)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(repos)))) as pool:  # clones overlap their waits
+        members = list(pool.map(one, repos))
+    save(workspace, guest, [m for m in members if m.action != "refused"])
+    refused = [m for m in members if m.action == "refused"]
+    if refused:
+        raise Conflict("; ".join(f"{m.name}: {m.detail}" for m in refused),
+                       "nothing was changed on either side for those repos; the others are attached")
+    return members
+
+
+def record_file(workspace: Path) -> Path:
+    return paths.project_state(workspace) / RECORD
+
+
+def save(workspace: Path, guest: Guest, members: list[Member]) -> None:
+    known = {m["name"]: m for m in load(workspace)} if record_file(workspace).exists() else {}
+    for m in members:
+        known[m.name] = {"name": m.name, "host": str(m.host), "guest_path": m.guest_path, "guest": guest.name}
+    fsutil.atomic_write(record_file(workspace), json.dumps({"members": sorted(known.values(),
+                                                                              key=lambda m: m["name"])}, indent=2))
+
+
+def load(workspace: Path) -> list[dict[str, str]]:
+    try:
+        data = json.loads(record_file(workspace).read_text(encoding="utf-8"))
+        return list(data.get("members", []))
+    except (OSError, ValueError):
+        return []

@@ -1,0 +1,108 @@
+"""`devenv devstack attach`: the guest's source repos checked out on the host (cloned from the guest over
+ssh, its branch and local commits included, or an existing checkout adopted), registered as sync targets;
+a checkout that lacks the guest's commit or diverged from it is refused with both commits, and neither
+side changes. Real sshd, git and rsync against the fake devstack guest (tests/devstackfix.py)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from devenv.host import guests
+
+pytestmark = pytest.mark.guest
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, fake_devstack, devstack_conf) -> Path:
+    devstack_conf(reclone="False")
+    ws = tmp_path / "stack ws"  # a space: every path reaches git and ssh as one argument
+    ws.mkdir()
+    guests.save(ws, fake_devstack.stack_guest(fake_devstack.dest, name="vm"), make_default=True)
+    return ws
+
+
+@pytest.fixture
+def guest_branch(fake_devstack):
+    """A local commit on a topic branch in the guest's nova (as a contributor makes in the VM); undone after."""
+    nova = str(fake_devstack.dest / "nova")
+    ident = ["-c", "user.name=Stack", "-c", "user.email=stack@example.invalid"]
+    for argv in (["git", "-C", nova, "checkout", "-q", "-b", "topic"],
+                 ["sh", "-c", f"echo '# a fix' >> {nova}/nova/__init__.py"],
+                 ["git", *ident, "-C", nova, "commit", "-qam", "a fix made in the guest"]):
+        assert fake_devstack.as_stack(argv).ok, argv
+    head = fake_devstack.as_stack(["git", "-C", nova, "rev-parse", "HEAD"]).stdout.strip()
+    yield head
+    fake_devstack.as_stack(["git", "-C", nova, "checkout", "-q", "-f", "master"])
+    fake_devstack.as_stack(["git", "-C", nova, "branch", "-q", "-D", "topic"])
+
+
+@pytest.fixture
+def guest_origin(fake_devstack):
+    """devstack clones from opendev: the guest's repo has that origin (the fixture's have none)."""
+    msg = str(fake_devstack.dest / "oslo.messaging")
+    url = "https://opendev.org/openstack/oslo.messaging"
+    assert fake_devstack.as_stack(["git", "-C", msg, "remote", "add", "origin", url]).ok
+    yield url
+    fake_devstack.as_stack(["git", "-C", msg, "remote", "remove", "origin"])
+
+
+def test_attach_clones_the_guests_branch_and_registers_each_repo(workspace: Path, fake_devstack, guest_branch,
+                                                                 guest_origin, run_cli) -> None:
+    res = run_cli("devstack", "attach", "vm", "--project", str(workspace))
+    assert res.exit_code == 0, res.output
+    nova, msg = workspace / "nova", workspace / "oslo.messaging"
+    assert not (workspace / "requirements").exists()  # not run from source
+    assert git(nova, "rev-parse", "--abbrev-ref", "HEAD") == "topic"  # the guest's branch ...
+    assert git(nova, "rev-parse", "HEAD") == guest_branch  # ... with its local commit
+    assert "vm" in git(nova, "remote").split()
+    assert git(msg, "remote", "get-url", "origin") == guest_origin  # an ordinary clone: origin is upstream
+    assert git(msg, "remote", "get-url", "vm").startswith("ssh://")
+    for repo in (nova, msg):
+        (target,) = guests.all_guests(repo)
+        assert target.name == "vm" and target.path == str(fake_devstack.dest / repo.name)
+    again = run_cli("devstack", "attach", "vm", "--project", str(workspace), "-v")
+    assert again.exit_code == 0 and "nova: in-sync" in again.output, again.output
+
+    # an edit on the host reaches the guest's tree with the registered target
+    (nova / "nova" / "edited.py").write_text("X = 1\n")
+    sync = run_cli("sync", "vm", "--project", str(nova))
+    assert sync.exit_code == 0, sync.output
+    assert (fake_devstack.dest / "nova" / "nova" / "edited.py").read_text() == "X = 1\n"
+    fake_devstack.as_stack(["rm", "-f", str(fake_devstack.dest / "nova" / "nova" / "edited.py")])
+
+
+def test_a_diverged_host_checkout_is_refused_with_both_commits(workspace: Path, fake_devstack, run_cli) -> None:
+    assert run_cli("devstack", "attach", "vm", "--project", str(workspace), "--repo", "nova").exit_code == 0
+    nova = workspace / "nova"
+    for g in guests.all_guests(nova):
+        guests.remove(nova, g.name)
+    subprocess.run(["git", "-C", str(nova), "-c", "user.name=H", "-c", "user.email=h@example.invalid", "commit",
+                    "-q", "--allow-empty", "-m", "host work"], check=True)
+    host_head = git(nova, "rev-parse", "HEAD")
+    guest_nova = str(fake_devstack.dest / "nova")
+    ident = ["-c", "user.name=Stack", "-c", "user.email=stack@example.invalid"]
+    assert fake_devstack.as_stack(["git", *ident, "-C", guest_nova, "commit", "-q", "--allow-empty", "-m",
+                                   "guest work"]).ok
+    guest_head = fake_devstack.as_stack(["git", "-C", guest_nova, "rev-parse", "HEAD"]).stdout.strip()
+    try:
+        res = run_cli("devstack", "attach", "vm", "--project", str(workspace), "--repo", "nova")
+        assert res.exit_code == 8, res.output
+        assert "diverged" in res.output and guest_head[:10] in res.output and host_head[:10] in res.output
+        assert git(nova, "rev-parse", "HEAD") == host_head  # neither side changed
+        assert fake_devstack.as_stack(["git", "-C", guest_nova, "rev-parse", "HEAD"]).stdout.strip() == guest_head
+        assert guests.all_guests(nova) == []  # not registered: a sync would have replaced the guest's work
+    finally:
+        fake_devstack.as_stack(["git", "-C", guest_nova, "reset", "-q", "--hard", "HEAD~1"])
+
+
+def test_no_repo_to_attach_and_an_unknown_repo_are_one_message(workspace: Path, run_cli) -> None:
+    res = run_cli("devstack", "attach", "vm", "--project", str(workspace), "--repo", "glance")
+    assert res.exit_code == 2 and "no repo 'glance'" in res.output
+    assert "Traceback" not in res.output
