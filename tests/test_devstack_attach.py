@@ -106,3 +106,56 @@ def test_no_repo_to_attach_and_an_unknown_repo_are_one_message(workspace: Path, 
     res = run_cli("devstack", "attach", "vm", "--project", str(workspace), "--repo", "glance")
     assert res.exit_code == 2 and "no repo 'glance'" in res.output
     assert "Traceback" not in res.output
+
+
+def test_sync_all_and_one_watch_send_every_attached_repo(workspace: Path, fake_devstack, run_cli) -> None:
+    import os
+    import signal
+    import sys
+    import threading
+
+    from syncfix import wait_until
+
+    assert run_cli("devstack", "attach", "vm", "--project", str(workspace)).exit_code == 0
+    dest = fake_devstack.dest
+    made = [dest / "nova" / "nova" / "all.py", dest / "oslo.messaging" / "oslo_messaging" / "all.py",
+            dest / "oslo.messaging" / "oslo_messaging" / "watched.py"]
+    try:
+        (workspace / "nova" / "nova" / "all.py").write_text("A = 1\n")
+        (workspace / "oslo.messaging" / "oslo_messaging" / "all.py").write_text("B = 2\n")
+        res = run_cli("sync", "--all", "--project", str(workspace))
+        assert res.exit_code == 0, res.output
+        assert made[0].read_text() == "A = 1\n" and made[1].read_text() == "B = 2\n"
+        assert res.output.count("devenv sync") == 2 and "conflict" not in res.output
+        assert not (dest / "nova" / ".git" / "devenv-was-here").exists()
+
+        child = subprocess.Popen([sys.executable, "-m", "devenv", "sync", "--all", "--watch", "--project",
+                                  str(workspace)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env=dict(os.environ))
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(iter(child.stdout.readline, "")), daemon=True)
+        reader.start()
+        try:
+            assert wait_until(lambda: any("watching for changes" in ln for ln in lines), timeout=60), lines
+            (workspace / "oslo.messaging" / "oslo_messaging" / "watched.py").write_text("C = 3\n")
+            assert wait_until(lambda: made[2].is_file() and made[2].read_text() == "C = 3\n", timeout=20), lines
+            (workspace / "nova" / "nova" / "all.py").write_text("A = 4\n")
+            assert wait_until(lambda: made[0].read_text() == "A = 4\n", timeout=20), lines
+            assert wait_until(lambda: sum("  sent 1," in ln for ln in lines) == 2, timeout=20), lines  # reported
+            child.send_signal(signal.SIGINT)
+            child.wait(timeout=20)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        reader.join(timeout=5)
+        assert child.returncode == 0, "".join(lines) + child.stderr.read()
+        assert "2 file(s) sent" in "".join(lines)
+    finally:
+        for path in made:
+            fake_devstack.as_stack(["rm", "-f", str(path)])
+
+
+def test_sync_all_without_attached_repos_says_how(tmp_path: Path, run_cli) -> None:
+    res = run_cli("sync", "--all", "--project", str(tmp_path))
+    assert res.exit_code == 2 and "devenv devstack attach" in res.output

@@ -136,6 +136,9 @@ def remove(name, project):
 @click.command("sync")
 @click.argument("name", required=False)
 @click.option("--watch", is_flag=True, help="Keep running; send each change as it is saved (Ctrl-C stops).")
+@click.option("--all", "all_repos", is_flag=True,
+              help="Every repo `devenv devstack attach` checked out in this folder, over one ssh connection per "
+                   "guest (with --watch: one file watch for all of them).")
 @click.option("-n", "--dry-run", is_flag=True, help="Show what would be sent; change nothing.")
 @click.option("--delete", is_flag=True, help="Delete guest files gone from the host (kept in the backup).")
 @click.option("--verify", is_flag=True, help="Also compare contents by checksum (slower; catches same-size edits).")
@@ -151,8 +154,8 @@ def remove(name, project):
                    "(the next stack.sh will wipe what was synced).")
 @_project
 @output_options
-def sync_cmd(name, watch, dry_run, delete, verify, excludes, rsync_program, timeout, allow_reclone, project, quiet,
-             verbose, json_mode):
+def sync_cmd(name, watch, all_repos, dry_run, delete, verify, excludes, rsync_program, timeout, allow_reclone, project,
+             quiet, verbose, json_mode):
     """Copy the project to the guest with rsync over ssh; never silently overwrite a guest-side edit.
 
     A guest file changed since the last sync is kept in <guest folder>/.devenv-backup/<run>/ and
@@ -167,6 +170,11 @@ def sync_cmd(name, watch, dry_run, delete, verify, excludes, rsync_program, time
 
     rep = reporter(quiet, verbose, json_mode)
     root = _root(project)
+    if all_repos:
+        opts = SyncOptions(dry_run=dry_run, delete=delete, verify=verify, excludes=tuple(excludes), timeout=timeout,
+                           rsync=rsync_program)
+        _sync_all(root, name, opts, watch, allow_reclone, rep, json_mode)
+        return
     target = guests.load(root, name)
     _reclone_guard(target, allow_reclone, rep)
     opts = SyncOptions(dry_run=dry_run, delete=delete, verify=verify, excludes=(*target.excludes, *excludes),
@@ -181,6 +189,46 @@ def sync_cmd(name, watch, dry_run, delete, verify, excludes, rsync_program, time
     if conflicts:  # guest changes were kept aside: the run did its job, but someone has to look
         from devenv.errors import Conflict
 
+        click.get_current_context().exit(Conflict.exit_code)
+
+
+def _sync_all(workspace, name, opts, watch: bool, allow_reclone: bool, rep, json_mode: bool) -> None:
+    """`sync --all`: each attached repo (devstack/attach.py's record), one ssh master per guest."""
+    import dataclasses
+    from pathlib import Path
+
+    from devenv.devstack import attach
+    from devenv.errors import Conflict, UsageError
+    from devenv.host import guests, sshmaster, syncreport
+
+    members = [m for m in attach.load(workspace) if name is None or m["guest"] == name]
+    if not members:
+        raise UsageError(f"no repos attached in {workspace}" + (f" for guest {name!r}" if name else ""),
+                         "run `devenv devstack attach GUEST` there first (or sync one repo: devenv sync --project DIR)")
+    targets = [(Path(m["host"]), guests.load(Path(m["host"]), m["guest"])) for m in members]
+    for _, target in targets:
+        _reclone_guard(target, allow_reclone, rep)
+    if watch:
+        syncreport.run_watch_all(targets, opts, rep)
+        if json_mode:
+            rep.emit_json()
+        return
+    masters: dict[str, sshmaster.Master] = {}
+    conflicts = 0
+    try:
+        for root, target in targets:
+            if target.destination not in masters:
+                masters[target.destination] = sshmaster.Master(target)
+                masters[target.destination].ensure()
+            one = dataclasses.replace(opts, excludes=(*target.excludes, *opts.excludes),
+                                      control_path=masters[target.destination].path)
+            conflicts += len(syncreport.run_sync(root, target, one, rep).conflicts)
+    finally:
+        for master in masters.values():
+            master.close()
+    if json_mode:
+        rep.emit_json()
+    if conflicts:
         click.get_current_context().exit(Conflict.exit_code)
 
 

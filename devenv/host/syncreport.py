@@ -3,6 +3,7 @@ clock skew, and the watch loop's running log and final summary."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from devenv.host import clock
@@ -47,8 +48,13 @@ def report(result: SyncResult, rep: Reporter, opts: SyncOptions) -> None:
 
 
 def run_watch(root: Path, guest: Guest, opts: SyncOptions, rep: Reporter) -> None:
-    from devenv.host import watch
+    run_watch_all([(root, guest)], opts, rep)
 
+
+def run_watch_all(targets: list[tuple[Path, Guest]], opts: SyncOptions, rep: Reporter) -> None:
+    """`sync --watch` (one target) and `sync --all --watch` (a workspace): a full sync of each, then every
+    change as it is saved, through one file watch."""
+    from devenv.host import watch
 
     def flushed(result: SyncResult) -> None:
         sent = len(result.created) + len(result.updated)
@@ -61,15 +67,17 @@ def run_watch(root: Path, guest: Guest, opts: SyncOptions, rep: Reporter) -> Non
         rep.warn(f"{message}; {pending} change(s) pending, trying again in {delay:.0f} s")
 
     def ready() -> None:
-        run_sync(root, guest, opts, rep)  # start from a synced tree, then follow the changes
+        for root, guest in targets:  # start from synced trees, then follow the changes
+            run_sync(root, guest, dataclasses.replace(opts, excludes=(*guest.excludes, *opts.excludes)), rep)
         rep.line("watching for changes (Ctrl-C stops)")
 
-    summary = watch.watch(root, guest, opts, on_flush=flushed, on_wait=waiting, on_ready=ready)
+    summary = watch.watch_all(targets, opts, on_flush=flushed, on_wait=waiting, on_ready=ready)
     rep.line(f"stopped after {summary.seconds:.0f}s: {summary.flushes} update(s), {summary.sent} file(s) sent, "
              f"{summary.deleted} deleted, {summary.conflicts} conflict(s)")
     if summary.kept_on_guest:
         rep.line(f"  {len(summary.kept_on_guest)} file(s) deleted on the host are still on the guest "
                  "(run with --delete to remove them there)")
     if summary.pending:
-        rep.warn(f"{len(summary.pending)} change(s) were not sent (guest unreachable); run: devenv sync {guest.name}")
+        again = f"devenv sync {targets[0][1].name}" if len(targets) == 1 else "devenv sync --all"
+        rep.warn(f"{len(summary.pending)} change(s) were not sent (guest unreachable); run: {again}")
     rep.data["watch"] = summary.__dict__

@@ -53,25 +53,66 @@ def watch(
     on_ready runs once the file watch is active (an initial full sync belongs there: a change made
     during it is seen by the watch and sent next). `summary` may be passed in to follow it live.
     """
+    return watch_all([(Path(project_root), guest)], opts, stop=stop, on_flush=on_flush, on_wait=on_wait,
+                     on_ready=on_ready, summary=summary)
+
+
+@dataclass
+class _Target:
+    root: Path
+    guest: Guest
+    excluded: excludes.Matcher
+    once: SyncOptions
+    pending: set[str] = field(default_factory=set)
+    backoff: float = 1.0
+    retry_at: float = 0.0
+
+
+def watch_all(
+    targets: list[tuple[Path, Guest]],
+    opts: SyncOptions,
+    *,
+    stop: threading.Event | None = None,
+    on_flush: Callable[[SyncResult], None] | None = None,
+    on_wait: Callable[[str, float, int], None] | None = None,
+    on_ready: Callable[[], None] | None = None,
+    summary: WatchSummary | None = None,
+) -> WatchSummary:
+    """watch() for several trees at once (`sync --all --watch`, a devstack workspace): ONE file watch over
+    every root and one ssh master per guest, so a save costs the same whatever the number of repos; only
+    the trees that changed are flushed, each with its own pending set, backoff and conflict protection."""
     import watchfiles
 
-    rsyncflavour.select(opts.rsync, guest.host_rsync)  # an unusable rsync stops the watch before it starts
-    root = Path(project_root).resolve()
-    excluded = excludes.Matcher(root, opts.excludes)
+    masters: dict[str, sshmaster.Master] = {}
+    items: list[_Target] = []
+    for root, guest in targets:
+        rsyncflavour.select(opts.rsync, guest.host_rsync)  # an unusable rsync stops the watch before it starts
+        key = f"{guest.destination}:{guest.port}:{guest.ssh_config}:{guest.identity}"
+        if key not in masters:
+            masters[key] = sshmaster.Master(guest)
+            masters[key].ensure()
+        root = Path(root).resolve()
+        once = dataclasses.replace(opts, retry=ssh.Retry(attempts=1), verify=False, control_path=masters[key].path,
+                                   excludes=(*opts.excludes, *guest.excludes))
+        items.append(_Target(root, guest, excludes.Matcher(root, once.excludes), once))
     summary = summary if summary is not None else WatchSummary()
-    pending: set[str] = set()
-    master = sshmaster.Master(guest)
-    master.ensure()
-    once = dataclasses.replace(opts, retry=ssh.Retry(attempts=1), verify=False, control_path=master.path)
-    backoff, retry_at = 1.0, 0.0
     start = time.monotonic()
 
-    def keep(_change: object, path: str) -> bool:
-        rel = _rel(root, path)
-        return rel is not None and not excluded(rel)
+    def owner(path: str) -> _Target | None:
+        for t in items:  # the deepest root first would matter only for nested roots, which attach never makes
+            if _rel(t.root, path) is not None:
+                return t
+        return None
 
-    events = watchfiles.watch(root, watch_filter=keep, debounce=DEBOUNCE_MS, step=10, stop_event=stop,
-                              rust_timeout=500, yield_on_timeout=True, raise_interrupt=False)
+    def keep(_change: object, path: str) -> bool:
+        t = owner(path)
+        if t is None:
+            return False
+        rel = _rel(t.root, path)
+        return rel is not None and not t.excluded(rel)
+
+    events = watchfiles.watch(*(t.root for t in items), watch_filter=keep, debounce=DEBOUNCE_MS, step=10,
+                              stop_event=stop, rust_timeout=500, yield_on_timeout=True, raise_interrupt=False)
     ready = False
     try:
         for changes in events:
@@ -80,33 +121,44 @@ def watch(
                 if on_ready:
                     on_ready()
             for _change, path in changes:
-                pending.update(_expand(root, path, excluded))
-            if not pending or time.monotonic() < retry_at:
-                continue
-            batch = sorted(pending)
-            master.ensure()  # back after the guest went away: reconnect (in the background)
-            try:
-                result = sync(root, guest, once, files=batch)
-            except ssh.SshFailure as exc:
-                if not exc.transient:
-                    raise
-                summary.failures += 1
-                retry_at, backoff = time.monotonic() + backoff, min(backoff * 2, MAX_BACKOFF)
-                if on_wait:
-                    on_wait(exc.message, retry_at - time.monotonic(), len(pending))
-                continue
-            backoff, retry_at = 1.0, 0.0
-            pending.difference_update(batch)
-            _count(root, summary, result, batch, opts.delete)
-            if on_flush:
-                on_flush(result)
+                t = owner(path)
+                if t is not None:
+                    t.pending.update(_expand(t.root, path, t.excluded))
+            for t in items:
+                _flush(t, masters, summary, on_flush, on_wait)
     except KeyboardInterrupt:
         pass  # Ctrl-C while a flush ran: proc.run already stopped rsync; the summary says what is pending
     finally:
-        master.close()
-    summary.pending = sorted(pending)
+        for master in masters.values():
+            master.close()
+    summary.pending = sorted(p if len(items) == 1 else f"{t.root.name}/{p}" for t in items for p in t.pending)
     summary.seconds = time.monotonic() - start
     return summary
+
+
+def _flush(t: _Target, masters: dict[str, sshmaster.Master], summary: WatchSummary,
+           on_flush: Callable[[SyncResult], None] | None, on_wait: Callable[[str, float, int], None] | None) -> None:
+    if not t.pending or time.monotonic() < t.retry_at:
+        return
+    batch = sorted(t.pending)
+    for master in masters.values():
+        if master.path == t.once.control_path:
+            master.ensure()  # back after the guest went away: reconnect (in the background)
+    try:
+        result = sync(t.root, t.guest, t.once, files=batch)
+    except ssh.SshFailure as exc:
+        if not exc.transient:
+            raise
+        summary.failures += 1
+        t.retry_at, t.backoff = time.monotonic() + t.backoff, min(t.backoff * 2, MAX_BACKOFF)
+        if on_wait:
+            on_wait(exc.message, t.retry_at - time.monotonic(), len(t.pending))
+        return
+    t.backoff, t.retry_at = 1.0, 0.0
+    t.pending.difference_update(batch)
+    _count(t.root, summary, result, batch, t.once.delete)
+    if on_flush:
+        on_flush(result)
 
 
 def _rel(root: Path, path: str) -> str | None:
