@@ -18,6 +18,12 @@ Followed in intellij-community (python/ tree):
   runner (TestRunnerService); a folder or a file is a PATH target, a class or function a PYTHON target named
   relative to the explicitly marked test root that holds the file (getExplicitlyConfiguredTestRoot), else the
   module's base folder; the working directory is the template's, or that folder when the template has none.
+- several modules in one window (devenv/ide/workspace.py): modules.xml lists each .iml by `filepath`; a
+  configuration's `<module name>` picks one (RunConfigurationModule: ModuleManager.findModuleByName). An .iml
+  inside `.idea/` has the folder above it as `$MODULE_DIR$` (PathMacroUtil.getModuleDir). PYTHONPATH takes the
+  module's content roots, then those of the modules it depends on (`<orderEntry type="module">`,
+  ModuleUtilCore.getDependencies, transitively), then its source roots, then theirs (TargetedPythonPaths.kt:
+  collectPythonPath): an attached project (ModuleAttachProcessor.addPrimaryModuleDependency) is such a dependency.
 The runner helpers are our own stand-ins for _jb_unittest_runner.py / _jb_pytest_runner.py (pycharm_helpers/),
 with PyCharm's argument handling.
 """
@@ -85,13 +91,59 @@ def configs(root: Path) -> dict[str, Config]:
     return out
 
 
-def _iml(root: Path) -> etree._Element:
+def modules(root: Path) -> dict[str, Path]:
+    """Module name (the .iml's base name) -> its .iml, as .idea/modules.xml lists them (ModuleManager)."""
+    out = {}
+    for m in etree.parse(str(root / ".idea" / "modules.xml")).getroot().iter("module"):
+        path = Path(os.path.normpath(expand(m.get("filepath"), root)))
+        out[path.name.removesuffix(".iml")] = path
+    return out
+
+
+def module_dir(iml: Path) -> Path:
+    """PathMacroUtil.getModuleDir: the .iml's folder, or the one above it when that folder is `.idea`."""
+    return iml.parent.parent if iml.parent.name == ".idea" else iml.parent
+
+
+def _iml(root: Path, module: str | None = None) -> etree._Element:
+    if module is not None:
+        return etree.parse(str(modules(root)[module])).getroot()
     (iml,) = (root / ".idea").glob("*.iml")
     return etree.parse(str(iml)).getroot()
 
 
-def roots(root: Path) -> tuple[list[str], list[str], list[str]]:
-    """(content roots, source roots of every kind, explicitly marked test roots), expanded."""
+def _module_roots(root: Path, module: str) -> tuple[list[str], list[str], list[str]]:
+    mdir = module_dir(modules(root)[module])
+    iml = _iml(root, module)
+
+    def url(el: etree._Element) -> str:
+        return os.path.normpath(el.get("url").removeprefix("file://").replace("$MODULE_DIR$", str(mdir)))
+
+    return ([url(c) for c in iml.iter("content")], [url(s) for s in iml.iter("sourceFolder")],
+            [url(s) for s in iml.iter("sourceFolder") if s.get("isTestSource") == "true"])
+
+
+def dependencies(root: Path, module: str) -> list[str]:
+    """ModuleUtilCore.getDependencies: the modules this one depends on, transitively."""
+    seen: list[str] = []
+    todo = [module]
+    while todo:
+        for e in _iml(root, todo.pop()).iter("orderEntry"):
+            name = e.get("module-name")
+            if e.get("type") == "module" and name not in seen and name != module:
+                seen.append(name)
+                todo.append(name)
+    return seen
+
+
+def roots(root: Path, module: str | None = None) -> tuple[list[str], list[str], list[str]]:
+    """(content roots, source roots of every kind, explicitly marked test roots), expanded. With `module`:
+    that module's, then its dependencies' (collectPythonPath's order)."""
+    if module is not None:
+        own = _module_roots(root, module)
+        deps = [_module_roots(root, d) for d in dependencies(root, module)]
+        return (own[0] + [p for d in deps for p in d[0]], own[1] + [p for d in deps for p in d[1]],
+                own[2] + [p for d in deps for p in d[2]])
     iml = _iml(root)
     content = [expand(c.get("url").removeprefix("file://"), root) for c in iml.iter("content")]
     sources = [expand(s.get("url").removeprefix("file://"), root) for s in iml.iter("sourceFolder")]
@@ -100,13 +152,24 @@ def roots(root: Path) -> tuple[list[str], list[str], list[str]]:
     return content, sources, tests
 
 
-def project_runner(root: Path) -> str:
-    opt = _iml(root).find("component[@name='TestRunnerService']/option[@name='PROJECT_TEST_RUNNER']")
+def project_runner(root: Path, module: str | None = None) -> str:
+    """TestRunnerService lives in each .iml: with several modules, the one of `module`."""
+    opt = _iml(root, module).find("component[@name='TestRunnerService']/option[@name='PROJECT_TEST_RUNNER']")
     return opt.get("value") if opt is not None else "Autodetect"
 
 
-def interpreter(root: Path, table: Path) -> Path:
-    iml = _iml(root)
+def module_of(root: Path, conf: Config) -> str | None:
+    """The configuration's `<module name>` when the window has several modules (None: the one-module path)."""
+    el = conf.element.find("module")
+    if el is None or len(modules(root)) < 2:
+        return None
+    name = el.get("name")
+    assert name in modules(root), f"{conf.name}: {name!r} is not in modules.xml (PyCharm: 'Module not specified')"
+    return name
+
+
+def interpreter(root: Path, table: Path, module: str | None = None) -> Path:
+    iml = _iml(root, module)
     jdk = iml.find("component/orderEntry[@type='jdk']")
     if jdk is not None:
         name = jdk.get("jdkName")
@@ -141,15 +204,18 @@ def build(root: Path, table: Path, conf: Config, parent_env: dict[str, str] | No
     parent = dict(os.environ if parent_env is None else parent_env)
     for k in ("VIRTUAL_ENV", "PYTHONHOME"):
         parent.pop(k, None)
+    module = module_of(root, conf) if (root / ".idea" / "modules.xml").is_file() else None
     if opts.get("IS_MODULE_SDK") == "true":
         assert not opts.get("SDK_HOME"), "a module-SDK configuration names no SDK_HOME"
-        python = str(interpreter(root, table))
+        python = str(interpreter(root, table, module))
     else:  # AbstractPythonRunConfiguration.getSdk: findSdkByPath(getSdkHome())
         python = str(sdk_by_path(table, expand(opts.get("SDK_HOME", ""), root)))
-    cwd = expand(opts.get("WORKING_DIRECTORY", ""), root)
+    # PyCharm expands `$PROJECT_DIR$/..` to the real parent (ExpandMacroToPathMap has an entry per parent level)
+    ex = (lambda v, r: os.path.normpath(expand(v, r)) if v else v) if module is not None else expand
+    cwd = ex(opts.get("WORKING_DIRECTORY", ""), root)
     target = ""
     if conf.type == "tests":
-        target = expand(conf.json("_new_target"), root)
+        target = ex(conf.json("_new_target"), root)
         if not cwd:  # getWorkingDirectorySafe: the target's folder
             t = Path(target)
             cwd = str(t if t.is_dir() else t.parent) if target and conf.json("_new_targetType") == "PATH" else str(root)
@@ -157,7 +223,10 @@ def build(root: Path, table: Path, conf: Config, parent_env: dict[str, str] | No
     env = {**parent, **conf.envs} if opts.get("PARENT_ENVS") == "true" else dict(conf.envs)
     env["PYTHONUNBUFFERED"] = "1"
     env["PWD"] = cwd
-    content, sources, _ = roots(root)
+    # a configuration without a module (Tox: mySkipModuleSerialization) in a window of several modules gets
+    # no module roots (collectPythonPath with module == null); with one module, that module's, as before
+    several = (root / ".idea" / "modules.xml").is_file() and len(modules(root)) > 1
+    content, sources, _ = ([], [], []) if several and module is None else roots(root, module)
     path: list[str] = []
     for p in (content if opts.get("ADD_CONTENT_ROOTS") == "true" else []) + (
             sources if opts.get("ADD_SOURCE_ROOTS") == "true" else []):
@@ -179,7 +248,7 @@ def build(root: Path, table: Path, conf: Config, parent_env: dict[str, str] | No
             argv.append("-e " + ",".join(envs))
         return Launch(argv + string_array(conf.element.find("arguments")), cwd, env)
     if conf.type != "tests":
-        script = expand(opts["SCRIPT_NAME"], root)
+        script = ex(opts["SCRIPT_NAME"], root)
         module = ["-m", script] if opts.get("MODULE_MODE") == "true" else [script]
         return Launch([python, *interp_opts, *module, *shlex.split(opts.get("PARAMETERS", ""))], cwd, env)
     argv = [python, *interp_opts, str(HELPERS / RUNNERS[conf.factory or ""])]

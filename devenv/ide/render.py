@@ -188,3 +188,8 @@ def workspace(p: Plan) -> str:
 
 def _src_layout(project: Project) -> bool:
     return bool(project.packages) and all((project.root / "src" / p).is_dir() for p in project.packages)
+
+
+def text(template: str, header: bool, **ctx: Any) -> str:
+    """One template rendered to canonical text (for callers outside this module: ide/workspace.py)."""
+    return _canonical(_env().get_template(template).render(**ctx), header)

@@ -38,6 +38,7 @@ class TestConfig:
     additional_arguments: str
     env: tuple[tuple[str, str], ...]
     file: str  # file name under .idea/runConfigurations/
+    workdir: str = "$PROJECT_DIR$"  # WORKING_DIRECTORY (a repo of a several-repo window: its own folder)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class ScriptConfig:
     script: str  # '$PROJECT_DIR$/.venv/bin/nova-api'
     env: tuple[tuple[str, str], ...]
     file: str
+    workdir: str = "$PROJECT_DIR$"
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class ToxConfig:
     arguments: tuple[str, ...]
     sdk_home: str  # the tools venv's python (it has tox)
     file: str
+    workdir: str = "$PROJECT_DIR$"  # where tox finds the repo's tox.ini
 
 
 # The tox envs a contributor runs by hand, in this order, when tox.ini defines them: lint, the docs builds

@@ -76,10 +76,11 @@ def choose(tables: list[Table], project: Project, venv: VenvInfo, previous: str 
 
 
 def write_tables(tables: list[Table], project: Project, venv: VenvInfo, name: str, res: IdeResult, *,
-                 dry_run: bool, force: bool, tools: Tools | None = None) -> list[str]:
+                 dry_run: bool, force: bool, tools: Tools | None = None,
+                 associated_root: Path | None = None) -> list[str]:
     """Upsert the entry everywhere it is safe (and the tools venv's, which the Tox configurations name by
     its path: PyCharm finds their interpreter by homePath in this table). Returns the selectors of running
-    PyCharms."""
+    PyCharms. associated_root: the window's folder when it is not the project's (several repos, one venv)."""
     if venv.version is None:
         for t in tables:
             if t.root is not None:
@@ -90,7 +91,7 @@ def write_tables(tables: list[Table], project: Project, venv: VenvInfo, name: st
     for t in tables:
         if t.root is None:
             continue
-        changed = jdktable.upsert(t.root, name, venv.python, venv.version, project.root)
+        changed = jdktable.upsert(t.root, name, venv.python, venv.version, associated_root or project.root)
         if tools is not None:  # shared by every project: no ASSOCIATED_PROJECT_PATH
             changed = jdktable.upsert(t.root, tools.sdk_name, tools.python, tools.version, None) or changed
         key = str(t.path)

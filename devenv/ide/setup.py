@@ -107,15 +107,21 @@ def _note(res: IdeResult, out: FileOutcome) -> None:
 
 def _project_files(project: Project, idea: Path, plan: render.Plan, rec: record.Record, res: IdeResult,
                    *, dry_run: bool, force: bool) -> dict[str, str]:
+    return apply_rendered(idea, render.project_files(plan), rec, res, _backups(project), dry_run=dry_run, force=force)
+
+
+def apply_rendered(idea: Path, rendered: dict[str, str], rec: record.Record, res: IdeResult, backups: Path,
+                   *, dry_run: bool, force: bool) -> dict[str, str]:
+    """Merge each rendered file into .idea/ and retire what devenv made before and renders no more; returns
+    the new merge bases. Shared by the one-project window and the several-repo one (ide/workspace.py)."""
     from devenv.ide import files
 
-    rendered = render.project_files(plan)
     fresh = not (idea / "misc.xml").exists()  # .idea removed or never made: recreate everything
     bases: dict[str, str] = {}
     for rel, text in rendered.items():
         keep_deleted = rel.startswith("runConfigurations/") and not fresh
         out = files.apply(idea, rel, text, rec.bases.get(rel), force=force, dry_run=dry_run,
-                          recreate_missing=not keep_deleted, backup_dir=_backups(project))
+                          recreate_missing=not keep_deleted, backup_dir=backups)
         _note(res, out)
         if out.base is not None:
             bases[rel] = out.base
@@ -129,6 +135,13 @@ def _project_files(project: Project, idea: Path, plan: render.Plan, rec: record.
 
 def _workspace(project: Project, idea: Path, plan: render.Plan, rec: record.Record, bases: dict[str, str],
                res: IdeResult, running: list[str], *, dry_run: bool, force: bool) -> None:
+    apply_workspace(idea, render.workspace(plan), rec, bases, res, running, _backups(project), dry_run=dry_run,
+                    force=force)
+
+
+def apply_workspace(idea: Path, text: str, rec: record.Record, bases: dict[str, str], res: IdeResult,
+                    running: list[str], backups: Path, *, dry_run: bool, force: bool) -> None:
+    """Merge the run-configuration templates into the user's workspace.xml, unless a PyCharm runs."""
     from devenv.ide import files
 
     if running and not force:
@@ -139,8 +152,8 @@ def _workspace(project: Project, idea: Path, plan: render.Plan, rec: record.Reco
         if WORKSPACE in rec.bases:
             bases[WORKSPACE] = rec.bases[WORKSPACE]
         return
-    out = files.apply(idea, WORKSPACE, render.workspace(plan), rec.bases.get(WORKSPACE), force=force,
-                      dry_run=dry_run, recreate_missing=True, backup_dir=_backups(project))
+    out = files.apply(idea, WORKSPACE, text, rec.bases.get(WORKSPACE), force=force,
+                      dry_run=dry_run, recreate_missing=True, backup_dir=backups)
     _note(res, out)
     if out.base is not None:
         bases[WORKSPACE] = out.base
