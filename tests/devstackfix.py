@@ -8,7 +8,10 @@ a local.conf with LIBS_FROM_GIT and RECLONE=True.
 What is not: systemd cannot run here (no systemd as PID 1, and tests must not touch the machine's units), so
 `systemctl` is tests/fake_systemctl.py (read its docstring for the interface), reading unit files
 `devstack@n-api.service`, `devstack@n-cpu.service`, `devstack@keystone.service` from a folder that stands for
-/etc/systemd/system. stack.sh is a stub that refuses to run.
+/etc/systemd/system. stack.sh is a stub that refuses to run. `sudo` is tests/fake_sudo.py beside it (no sudo
+here, and a test must not edit /etc/sudoers). One more unit, `devstack@demo.service`, runs a real program
+(`demo-service`, below) as the stack user with an extra group (the part of libvirt for n-cpu), an Environment
+and a WorkingDirectory, for `devenv devstack run`.
 
 Everything lives in a small root per session (so per xdist worker: each has its own guestfix session):
   <guestfix tmp>/devstack-root/opt/stack             DEST, the stack user's home (devstack's docs: useradd -d)
@@ -30,6 +33,7 @@ and, autouse, a fresh RECLONE-guard cache per test (devenv caches what it read p
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,7 +41,7 @@ from pathlib import Path
 
 import localindex
 import pytest
-from guestfix import Cleanup, GuestBox, add_user, authorize
+from guestfix import Cleanup, GuestBox, _free_id, add_user, authorize
 
 from devenv import proc
 from devenv.host.guests import Guest
@@ -85,6 +89,9 @@ class DevstackBox:
     units: Path  # stands for /etc/systemd/system
     systemctl: Path  # the stand-in (on the stack user's PATH through ~/.bashrc)
     systemd_state: Path
+    service_group: str = ""  # a group the stack user is a member of (devstack's libvirt for n-cpu); demo's Group=
+    demo_script: Path | None = None  # devstack@demo's ExecStart: prints DEMO {json of uid, gid, env, cwd}
+    sudo_deny: Path | None = None  # while this file exists, the sudo stand-in answers "a password is required"
 
     def guest(self, path: Path | str | None = None, name: str = "box", **kw: object) -> Guest:
         """A devenv Guest reached as guestfix's ssh user (not the stack user: git's ownership check trips)."""
@@ -176,6 +183,53 @@ def _venv(ds: DevstackBox) -> None:
         _check(ds.as_stack(argv, env=env, timeout=300), f"pip install -e {name}")
 
 
+DEMO_SCRIPT = """\
+import json, os, signal, sys, time
+
+def bye(signum, frame):
+    print("demo: got signal %d" % signum, flush=True)
+    sys.exit(128 + signum)
+
+signal.signal(signal.SIGINT, bye)
+signal.signal(signal.SIGTERM, bye)
+names = ("DEMO_GREETING", "OS_DEMO", "PATH", "HOME", "USER")
+print("DEMO " + json.dumps({"uid": os.getuid(), "gid": os.getgid(), "groups": sorted(os.getgroups()),
+                            "cwd": os.getcwd(), "argv": sys.argv, "pid": os.getpid(),
+                            "env": {k: os.environ.get(k) for k in names}}), flush=True)
+for line in sys.stdin:  # "exit N" ends it with status N; at EOF it waits for a signal
+    if line.startswith("exit"):
+        print("demo: exiting with %s" % line.split()[1], flush=True)
+        sys.exit(int(line.split()[1]))
+while True:
+    time.sleep(1)
+"""
+
+
+def _demo_unit(ds: DevstackBox) -> None:
+    assert ds.demo_script is not None
+    ds.demo_script.write_text(DEMO_SCRIPT)
+    ds.demo_script.chmod(0o755)
+    lines = ["[Unit]", "Description = Devstack devstack@demo.service", "", "[Service]",
+             f"ExecStart = /usr/bin/python3 {ds.demo_script} --name demo", f"User = {ds.stack_user}",
+             f"Group = {ds.service_group}", 'Environment = "DEMO_GREETING=hello world" "OS_DEMO=1"',
+             f"WorkingDirectory = {ds.dest / 'data'}", "KillMode = process", "", "[Install]",
+             "WantedBy = multi-user.target", ""]
+    (ds.units / "devstack@demo.service").write_text("\n".join(lines))
+    shutil.copy(Path(__file__).with_name("fake_sudo.py"), ds.systemctl.parent / "sudo")
+    (ds.systemctl.parent / "sudo").chmod(0o755)
+
+
+def _service_group(cleanup: Cleanup, user: str) -> str:
+    """A group with the stack user as a member, as devstack adds STACK_USER to libvirt."""
+    for _ in range(20):
+        name = f"devenv-sg-{secrets.token_hex(3)}"
+        if proc.run(["groupadd", "-g", str(_free_id("group", 2700)), name], timeout=30).ok:
+            cleanup.add(f"groupdel {name}", lambda n=name: proc.run(["groupdel", n], timeout=30) and None)
+            _check(proc.run(["/usr/sbin/usermod", "-aG", name, user], timeout=30), "usermod -aG")
+            return name
+    raise RuntimeError("devstackfix: could not create the service group")
+
+
 def _systemd(ds: DevstackBox) -> None:
     ds.units.mkdir(parents=True)
     for name, (exec_start, group, environment) in UNITS.items():
@@ -191,6 +245,7 @@ def _systemd(ds: DevstackBox) -> None:
     ds.systemctl.chmod(0o755)
     ds.systemd_state.parent.mkdir(parents=True)
     os.chown(ds.systemd_state.parent, ds.stack_uid, ds.stack_gid)  # `sudo systemctl` in devstack; here: stack
+    _demo_unit(ds)
 
 
 def build(cleanup: Cleanup, box: GuestBox) -> DevstackBox:
@@ -202,7 +257,8 @@ def build(cleanup: Cleanup, box: GuestBox) -> DevstackBox:
     os.chown(dest, uid, gid)
     ds = DevstackBox(box, user, uid, gid, root, dest, dest / "devstack", dest / "devstack" / "local.conf",
                      dest / "data" / "venv", root / "etc" / "systemd" / "system", root / "bin" / "systemctl",
-                     root / "run" / "fake-systemd.json")
+                     root / "run" / "fake-systemd.json", service_group=_service_group(cleanup, user),
+                     demo_script=root / "bin" / "demo-service", sudo_deny=root / "run" / "fake-sudo-deny")
     _check(proc.run(["/usr/sbin/usermod", "-s", "/bin/bash", user], timeout=30), "usermod")  # devstack's docs: bash
     (dest / ".bashrc").write_text(f'export PATH="{ds.systemctl.parent}:$PATH"\n')
     authorize(box.tmp, user, box.identity_file)

@@ -6,7 +6,9 @@ files from a folder and keeps each unit's state in a JSON file. It starts nothin
   systemctl show UNIT... [-p PROP]... [--property=PROP[,PROP]] [--value]
         PROP: Id, ExecStart, User, Group, Environment, WorkingDirectory, KillMode, ActiveState, SubState,
         LoadState, FragmentPath (without -p: all of them). ExecStart is printed as systemd does,
-        `{ path=... ; argv[]=... ; ignore_errors=no ; ... }`; Environment space-separated; unset ones empty.
+        `{ path=... ; argv[]=... ; ignore_errors=no ; ... }`; Environment space-separated, and, as systemd
+        does (bus-print-properties.c: "neither spaces nor newlines can be allowed in a value"), an assignment
+        whose value holds a space or newline printed as `[unprintable]`; unset ones empty.
         An unknown unit is not an error for `show` (exit 0, LoadState=not-found), as in systemd.
   systemctl cat UNIT...        "# PATH" then the file; unknown: "No files found for UNIT." exit 1
   systemctl is-active UNIT...  "active"/"inactive" per unit; exit 0 if all are active, else 3
@@ -96,7 +98,8 @@ def properties(name: str) -> dict[str, str]:
     props = {"Id": name, "LoadState": "loaded", "ActiveState": "active" if on else "inactive",
              "SubState": "running" if on else "dead", "FragmentPath": os.path.join(UNITS, name),
              "User": (keys.get("User") or [""])[-1], "Group": (keys.get("Group") or [""])[-1],
-             "Environment": " ".join(w for e in keys.get("Environment", []) for w in shlex.split(e)),
+             "Environment": " ".join(w if not any(c in w for c in " \n") else "[unprintable]"
+                                     for e in keys.get("Environment", []) for w in shlex.split(e)),
              "WorkingDirectory": (keys.get("WorkingDirectory") or [""])[-1],
              "KillMode": (keys.get("KillMode") or ["control-group"])[-1]}
     if keys.get("ExecStart"):
