@@ -19,13 +19,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import shlex
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from devenv import fsutil, paths, proc
 from devenv.devstack.model import Devstack, Repo
-from devenv.errors import Conflict, UsageError
+from devenv.errors import Conflict, DevenvError, UsageError
 from devenv.host import guests, ssh
 from devenv.host.guests import Guest
 
@@ -34,24 +35,30 @@ GIT_TIMEOUT = 60.0
 RECORD = "devstack-workspace.json"
 SKIPPED = ("devstack", "requirements")
 GUEST_OWNED = ("/.git",)  # the guest's .git is devstack's clone: sync the tree, never the host's clone over it
-# Lists the files git has unchanged in the guest's tree, with their mtimes (ns), as JSON.
-_UNCHANGED = r"""
+# For each repo folder given: its origin URL and the mtimes (ns) of the files git has unchanged, as JSON.
+_FACTS = r"""
 import json, os, subprocess, sys
-path = sys.argv[1]
-git = ["git", "-c", "safe.directory=" + path, "-C", path]
-listed = subprocess.run(git + ["ls-files", "-z"], capture_output=True, timeout=60).stdout.split(b"\0")
-dirty = subprocess.run(git + ["status", "--porcelain", "-z", "--untracked-files=no"], capture_output=True,
-                       timeout=60).stdout.split(b"\0")
-changed = {d[3:] for d in dirty if len(d) > 3}
-out = {}
-for rel in listed:
-    if rel and rel not in changed:
-        try:
-            out[rel.decode("utf-8", "surrogateescape")] = os.lstat(os.path.join(path.encode(), rel)).st_mtime_ns
-        except OSError:
-            pass
-print(json.dumps(out))
-"""  # cloned by devstack, but no code devstack runs from source
+facts = {}
+for path in sys.argv[1:]:
+    git = ["git", "-c", "safe.directory=" + path, "-C", path]
+    try:
+        listed = subprocess.run(git + ["ls-files", "-z"], capture_output=True, timeout=60).stdout.split(b"\0")
+        dirty = subprocess.run(git + ["status", "--porcelain", "-z", "--untracked-files=no"], capture_output=True,
+                               timeout=60).stdout.split(b"\0")
+        origin = subprocess.run(git + ["remote", "get-url", "origin"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        continue
+    changed = {d[3:] for d in dirty if len(d) > 3}
+    mtimes = {}
+    for rel in listed:
+        if rel and rel not in changed:
+            try:
+                mtimes[rel.decode("utf-8", "surrogateescape")] = os.lstat(os.path.join(path.encode(), rel)).st_mtime_ns
+            except OSError:
+                pass
+    facts[path] = {"origin": origin.stdout.strip() if origin.returncode == 0 else None, "mtimes": mtimes}
+print(json.dumps(facts))
+"""
 
 
 @dataclass(frozen=True)
@@ -78,11 +85,12 @@ def _url(guest: Guest, path: str) -> str:
     return f"ssh://{guest.destination}{path}"
 
 
-def git_env(guest: Guest) -> dict[str, str]:
+def git_env(guest: Guest, control_path: str | None = None) -> dict[str, str]:
     import os
 
     env = dict(os.environ)
-    env["GIT_SSH_COMMAND"] = shlex.join(["ssh", *ssh.options(guest)])  # git runs it through the shell
+    # git runs it through the shell; through attach's ssh master, each clone skips the ssh handshake
+    env["GIT_SSH_COMMAND"] = shlex.join(["ssh", *ssh.options(guest, control_path=control_path)])
     env["GIT_TERMINAL_PROMPT"] = "0"
     return env
 
@@ -96,14 +104,20 @@ def _git(args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None
     return proc.run(["git", *args], cwd=cwd, env=env, timeout=timeout, what=f"git {args[0]}")
 
 
-def _guest_origin(guest: Guest, repo: Repo) -> str | None:
-    res = ssh.run(guest, ["git", "-c", f"safe.directory={repo.path}", "-C", repo.path, "remote", "get-url",
-                          "origin"], timeout=30)
-    return res.stdout.strip() or None if res.ok else None
+def guest_facts(guest: Guest, repos: list[Repo], control_path: str | None = None) -> dict[str, dict]:
+    """One ssh call for every repo: each one's origin URL and the mtimes of the files git has unchanged."""
+    try:
+        res = ssh.run(guest, ["python3", "-c", _FACTS, *[r.path for r in repos]], timeout=300,
+                      control_path=control_path)
+        facts = json.loads(res.stdout) if res.ok else {}
+    except (ValueError, DevenvError):
+        facts = {}
+    return facts if isinstance(facts, dict) else {}
 
 
-def _clone(guest: Guest, repo: Repo, host: Path) -> Member:
-    env = git_env(guest)
+def _clone(guest: Guest, repo: Repo, host: Path, control_path: str | None = None,
+           facts: Callable[[], dict[str, dict]] | None = None) -> Member:
+    env = git_env(guest, control_path)
     tmp = host.with_name(f".{host.name}.devenv-clone")
     if tmp.exists():
         import shutil
@@ -116,27 +130,23 @@ def _clone(guest: Guest, repo: Repo, host: Path) -> Member:
     git = repo.git
     if git is not None and git.branch is None and git.head:  # a detached HEAD (a Gerrit ref, a tag)
         _git(["checkout", "--quiet", "--detach", git.head], cwd=tmp)
-    origin = _guest_origin(guest, repo)
+    mine = (facts() if facts else {}).get(repo.path) or {}
+    origin = mine.get("origin")
     if origin and not origin.startswith(("/", "file:")):  # the guest's origin, unless it is a path there
         _git(["remote", "add", "origin", origin], cwd=tmp)
-    _align_mtimes(guest, repo, tmp)
+    _align_mtimes(mine.get("mtimes") or {}, tmp)
     tmp.rename(host)  # the checkout appears whole or not at all
     return Member(repo.name, host, repo.path, "cloned", f"{git.branch or 'detached'}@{(git.head or '')[:10]}"
                   if git else "")
 
 
-def _align_mtimes(guest: Guest, repo: Repo, host: Path) -> None:
+def _align_mtimes(mtimes: dict[str, int], host: Path) -> None:
     """Give each file of the fresh clone that git has unchanged on the guest the guest's mtime: the content is
     the same (the same commit's blob), and the first sync (rsync -a: size and mtime) then sends none of them
     and reports none as a guest-side change. A file the guest changed keeps the clone's mtime, so the first
     sync keeps the guest's copy aside and reports it, as it should."""
     import os
 
-    res = ssh.run(guest, ["python3", "-c", _UNCHANGED, repo.path], timeout=120)
-    try:
-        mtimes = json.loads(res.stdout) if res.ok else {}
-    except ValueError:
-        mtimes = {}
     for rel, ns in mtimes.items():
         path = host / rel
         try:
@@ -146,12 +156,12 @@ def _align_mtimes(guest: Guest, repo: Repo, host: Path) -> None:
             continue
 
 
-def _adopt(guest: Guest, repo: Repo, host: Path) -> Member:
+def _adopt(guest: Guest, repo: Repo, host: Path, control_path: str | None = None) -> Member:
     """An existing host checkout: fetch the guest's commits into it (a remote named after the guest), and
     keep it only when its HEAD contains the guest's HEAD."""
     if not (host / ".git").exists():
         return Member(repo.name, host, repo.path, "refused", f"{host} exists and is not a git checkout")
-    env = git_env(guest)
+    env = git_env(guest, control_path)
     url = _url(guest, repo.path)
     current = _git(["remote", "get-url", guest.name], cwd=host)
     if not current.ok:
@@ -199,13 +209,28 @@ def attach(workspace: Path, guest: Guest, dev: Devstack, names: tuple[str, ...] 
         raise UsageError(f"devstack on {guest.name} has no cloned repo to attach yet",
                          "run stack.sh on the guest first, or name repos with --repo")
 
-    def one(repo: Repo) -> Member:
-        host = workspace / repo.name
-        member = _adopt(guest, repo, host) if host.exists() else _clone(guest, repo, host)
-        return member if member.action == "refused" else _register(guest, member)
+    from devenv.host import sshmaster
 
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(repos)))) as pool:  # clones overlap their waits
-        members = list(pool.map(one, repos))
+    master = sshmaster.Master(guest)
+    master.ensure()
+    fresh = [r for r in repos if not (workspace / r.name).exists()]
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(repos))) + 1) as pool:  # clones overlap waits
+            # what the clones need from the guest, read once for all of them while they run
+            pending = pool.submit(guest_facts, guest, fresh, master.path) if fresh else None
+
+            def facts() -> dict[str, dict]:
+                return pending.result() if pending is not None else {}
+
+            def one(repo: Repo) -> Member:
+                host = workspace / repo.name
+                member = _adopt(guest, repo, host, master.path) if host.exists() else \
+                    _clone(guest, repo, host, master.path, facts)
+                return member if member.action == "refused" else _register(guest, member)
+
+            members = list(pool.map(one, repos))
+    finally:
+        master.close()
     save(workspace, guest, [m for m in members if m.action != "refused"])
     refused = [m for m in members if m.action == "refused"]
     if refused:
