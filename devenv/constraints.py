@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,9 +36,10 @@ class Constraints:
 
 
 def resolve(project: Project, option: str | None, environ: dict[str, str] | None = None,
-            refresh: bool = False, remembered: str | None = None) -> Constraints:
+            refresh: bool = False, remembered: str | None = None, drop: Iterable[str] = ()) -> Constraints:
     """`remembered` is the --constraints of the run that built the venv: a later run without the
-    option (refresh from a git hook) keeps using it unless TOX_CONSTRAINTS_FILE says otherwise."""
+    option (refresh from a git hook) keeps using it unless TOX_CONSTRAINTS_FILE says otherwise.
+    `drop`: more names whose pins go, as the project's own does (the --with checkouts, crossrepo.py)."""
     env = os.environ if environ is None else environ
     if option:
         source, origin = option, "option"
@@ -50,7 +52,7 @@ def resolve(project: Project, option: str | None, environ: dict[str, str] | None
     else:
         return Constraints(None, "", "none")
     raw = _read(source, project.root, refresh)
-    return Constraints(source, _without_project(raw, project.name), origin)
+    return Constraints(source, without(raw, [project.name, *drop]), origin)
 
 
 def _read(source: str, root: Path, refresh: bool) -> str:
@@ -95,16 +97,18 @@ def _fetch(url: str, refresh: bool) -> str:
     return text
 
 
-def _without_project(text: str, name: str) -> str:
-    """Drop the project's own pin, as OpenStack's tooling does: it would clash with the editable install."""
-    own = canonicalize_name(name)
+def without(text: str, names: Iterable[str]) -> str:
+    """Drop the pins of these projects (every line naming one, whatever its marker), as devstack's
+    `edit-constraints` does before an editable install: a pin would clash with the checkout's version.
+    Names match PEP 503-normalised (oslo.messaging, oslo-messaging and Oslo_Messaging are one)."""
+    own = {canonicalize_name(n) for n in names}
     kept = []
     for line in text.splitlines():
         stripped = line.split("#", 1)[0].strip()
         if not stripped:
             continue
         m = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)", stripped)
-        if m and canonicalize_name(m.group(1)) == own:
+        if m and canonicalize_name(m.group(1)) in own:
             continue
         kept.append(stripped)
     return "\n".join(kept) + ("\n" if kept else "")

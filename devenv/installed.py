@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import email.parser
 import functools
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,22 @@ class Dist:
     name: str  # canonical
     version: Version
     requires: tuple[str, ...]  # Requires-Dist lines
+    info: Path | None = field(default=None, compare=False)  # its .dist-info folder
+
+    def editable_from(self) -> Path | None:
+        """The folder an editable install points at (PEP 610 direct_url.json), or None."""
+        if self.info is None:
+            return None
+        try:
+            data = json.loads((self.info / "direct_url.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        url = data.get("url") if isinstance(data, dict) else None
+        if not (isinstance(url, str) and url.startswith("file://") and (data.get("dir_info") or {}).get("editable")):
+            return None
+        from urllib.parse import unquote, urlsplit
+
+        return Path(unquote(urlsplit(url).path))
 
 
 @dataclass(frozen=True)
@@ -63,7 +80,7 @@ def read(venv: Path) -> dict[str, Dist] | None:
             if not name or not version:
                 return None
             out[canonicalize_name(name)] = Dist(canonicalize_name(name), Version(version),
-                                                tuple(meta.get_all("Requires-Dist") or ()))
+                                                tuple(meta.get_all("Requires-Dist") or ()), info)
         except (OSError, InvalidVersion):
             return None  # a broken dist-info: let the installer look at it
     return out
@@ -96,7 +113,7 @@ _PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*===?\s*([^\s;#]+)\s*(;.*)
 def judge(
     dists: dict[str, Dist], requirements: Iterable[str], constraints: Iterable[str], python_version: str,
     *, project: str | None = None, project_extras: Iterable[str] = (), keep: Iterable[str] = (),
-    project_deps: bool = True,
+    project_deps: bool = True, others: Mapping[str, Path] = {},  # noqa: B006 - read only
 ) -> Verdict:
     """Would installing `requirements` under `constraints` into this venv change nothing?
 
@@ -106,6 +123,9 @@ def judge(
     test runner devenv adds) and the seed packages. project_deps=False: the project's installed metadata
     is stale for its base dependencies (pbr copied an older requirements.txt into it), so only the
     requirements of its extras are taken from it; the caller's requirement lines stand for the rest.
+    `others`: the --with checkouts (name -> folder): each must be installed editable from that very
+    folder (one from elsewhere, or from the index, does not count); their requirement lines are among
+    `requirements`, so their installed metadata (stale after a requirements.txt edit) is not followed.
     """
     env = environment(python_version)
     unmet: list[str] = []
@@ -152,9 +172,17 @@ def judge(
                     and not req.marker.evaluate({**env, "extra": ""}):
                 roots.append(Requirement(str(req).split(";", 1)[0]))
         roots.append(Requirement(own.name))  # itself (its requirements are the lines above)
+    for name, folder in others.items():
+        dist = dists.get(canonicalize_name(name))
+        where = dist.editable_from() if dist is not None else None
+        if where is None or where.resolve() != Path(folder).resolve():
+            unmet.append(f"{name} (not installed editable from {folder})")
+        roots.append(Requirement(canonicalize_name(name)))
+    shallow = {canonicalize_name(n) for n in others}
+    if project and not project_deps:
+        shallow.add(canonicalize_name(project))
     missing: list[str] = []
-    needed = closure(dists, roots, env, shallow={canonicalize_name(project)} if project and not project_deps else (),
-                     missing=missing)
+    needed = closure(dists, roots, env, shallow=shallow, missing=missing)
     unmet += [m for m in missing if m not in unmet]
     extraneous = sorted(n for n in dists if n not in needed and n not in SEED)
     return Verdict(not unmet and not extraneous, tuple(unmet), tuple(extraneous))

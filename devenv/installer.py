@@ -6,7 +6,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,11 +48,14 @@ def choose(installer: str) -> tuple[str, str | None]:
 
 
 def plan(project: Project, constraints_file: Path | None, extras: tuple[str, ...], runner: str | None = None,
-         *, exact: bool = False, by_name: bool = False) -> Plan:
+         *, exact: bool = False, by_name: bool = False, others: Sequence[Project] = (),
+         others_by_name: Collection[str] = ()) -> Plan:
     """The installer's arguments. exact: one exact sync (uv's --exact), keeping pip, which it would
     remove. by_name: into a venv that has the project installed already and whose project files did not
     change: the project is named, not built again (uv rebuilds a local folder's metadata on every call:
-    6-11 s on nova)."""
+    6-11 s on nova). others: the --with checkouts, always editable, in the same call (one resolution);
+    those in others_by_name are installed from that folder already with the same project files and
+    requirements, and are named too (named, uv keeps them and follows their installed metadata)."""
     env = project.unit_env
     args: list[str] = ["--exact", "pip"] if exact else []
     if constraints_file is not None:
@@ -70,8 +73,10 @@ def plan(project: Project, constraints_file: Path | None, extras: tuple[str, ...
     elif not env.skip_install:
         target = str(project.root) + (f"[{','.join(extras)}]" if extras else "")
         args += (["-e", target] if env.usedevelop else [target])
+    for other in others:
+        args += [other.name] if other.name in others_by_name else ["-e", str(other.root)]
     extra_env = {}
-    if project.uses_pbr and not project.has_git:
+    if any(p.uses_pbr and not p.has_git for p in (project, *others)):
         # pbr reads the version from git; with no .git it needs to be told (a synced copy, an sdist).
         extra_env["PBR_VERSION"] = os.environ.get("PBR_VERSION", PBR_VERSION_NO_GIT)
     return Plan(tuple(args), extra_env)

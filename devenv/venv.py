@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,25 +43,29 @@ class Outcome:
     constraints: str | None = None
     added: list[str] = field(default_factory=list)
     log: str | None = None
+    others: dict[str, str] = field(default_factory=dict)  # the --with checkouts: name -> folder
 
 
-def ensure(project: Project, opts: Options, rep: Reporter) -> Outcome:
+def ensure(project: Project, opts: Options, rep: Reporter, others: Sequence[Project] = ()) -> Outcome:
+    """others: checkouts installed editable beside the project, in the same installer call, their pins
+    dropped from the constraints (`devenv init --with`; validated by crossrepo.py)."""
     venv = project.venv
     recover(venv, rep)
     with rep.phase("python") as info:
         interp = _interpreter(project, opts, venv)
         info["result"] = f"Python {interp.version} ({interp.path})"
     # Read every -r file now, so a missing one is reported before any network access.
-    fingerprint.compute(project, interp.version, constraints_mod.Constraints(None, "", "none"))
+    fingerprint.compute(project, interp.version, constraints_mod.Constraints(None, "", "none"), others)
     old_fp = fingerprint.read(venv)
     with rep.phase("constraints") as info:
         cons = constraints_mod.resolve(project, opts.constraints, refresh=opts.refresh_constraints,
-                                       remembered=old_fp.constraints_option if old_fp else None)
+                                       remembered=old_fp.constraints_option if old_fp else None,
+                                       drop=[o.name for o in others])
         info["result"] = f"{len(cons.lines())} pins from {cons.source}" if cons.source else "none"
-    new_fp = fingerprint.compute(project, interp.version, cons)
+    new_fp = fingerprint.compute(project, interp.version, cons, others)
     decision = fingerprint.decide(old_fp, new_fp, _healthy_enough(venv))
     outcome = Outcome(venv, decision.action, decision.reason, interp.version, constraints=cons.source,
-                      added=list(decision.added))
+                      added=list(decision.added), others={o.name: str(o.root) for o in others})
     if decision.action == "noop":
         if old_fp is not None and old_fp.constraints_option != new_fp.constraints_option:
             fingerprint.write(venv, new_fp)  # remember a newly given --constraints for later refreshes
@@ -77,7 +81,7 @@ def ensure(project: Project, opts: Options, rep: Reporter) -> Outcome:
 
     healthy = _healthy_enough(venv)
     dists = installed.read(venv) if decision.requirements_only and healthy else None
-    if dists is not None and _satisfied(project, dists, new_fp, rep, decision):
+    if dists is not None and _satisfied(project, dists, new_fp, rep, decision, others):
         fingerprint.write(venv, new_fp)  # nothing for an installer to do: remember the new state
         outcome.action = "satisfied"
         return outcome
@@ -89,13 +93,14 @@ def ensure(project: Project, opts: Options, rep: Reporter) -> Outcome:
     # With uv, a change of the requirements or of the project's own files (same Python, same install
     # mode) is applied to a copy as one exact sync, so the venv it replaces can be kept for going back.
     if uv is not None and project.unit_env.usedevelop and healthy and decision.same_venv:
-        by_name = dists is not None  # project files unchanged: no rebuild of its metadata
-        outcome.log = str(_exact_sync(project, venv, cons, old_fp, new_fp, uv, rep, decision, by_name))
+        # project files unchanged: no rebuild of its metadata
+        by_name = dists is not None if decision.requirements_only else decision.project_same
+        outcome.log = str(_exact_sync(project, venv, cons, old_fp, new_fp, uv, rep, decision, by_name, others))
         outcome.action = "sync"
         return outcome
     if decision.action == "add":
         with rep.phase("install") as info:
-            outcome.log = str(_install(project, venv, cons, new_fp, kind, uv, rep))
+            outcome.log = str(_install(project, venv, cons, new_fp, kind, uv, rep, others=others))
             info["result"] = f"{kind}, in place: {decision.reason}"
     else:
         # Always built beside and swapped in, a first venv too: a failed or interrupted build then never
@@ -107,10 +112,11 @@ def ensure(project: Project, opts: Options, rep: Reporter) -> Outcome:
                 _create(interp, target, venv)
                 info["result"] = f"{decision.action}: {decision.reason}"
             with rep.phase("install") as info:
-                outcome.log = str(_install(project, target, cons, new_fp, kind, uv, rep, kept=had_venv))
+                outcome.log = str(_install(project, target, cons, new_fp, kind, uv, rep, kept=had_venv,
+                                           others=others))
                 info["result"] = kind
             with rep.phase("check") as info:
-                _import_check(project, target)
+                _import_check(project, target, others=others)
                 info["result"] = "project imports"
         except BaseException:
             shutil.rmtree(target, ignore_errors=True)  # the old venv, if any, stays as it was
@@ -184,7 +190,7 @@ def _worktree_venvs(root: Path) -> list[Path]:
 
 
 def _satisfied(project: Project, dists: dict[str, Any], fp: fingerprint.Fingerprint, rep: Reporter,
-               decision: fingerprint.Decision) -> bool:
+               decision: fingerprint.Decision, others: Sequence[Project] = ()) -> bool:
     """Would the installer change nothing? (A changed specifier the installed version still meets.)"""
     from devenv import installed
 
@@ -193,7 +199,8 @@ def _satisfied(project: Project, dists: dict[str, Any], fp: fingerprint.Fingerpr
     verdict = installed.judge(dists, fp.requirements, fp.constraints, fp.python,
                               project=None if project.unit_env.skip_install else project.name,
                               project_extras=fp.extras, keep=[fp.runner] if fp.runner else (),
-                              project_deps=project.dependencies_from != "requirements.txt")
+                              project_deps=project.dependencies_from != "requirements.txt",
+                              others={o.name: o.root for o in others})
     if not verdict.satisfied:
         rep.detail(f"not satisfied: {', '.join((*verdict.unmet, *verdict.extraneous)[:5])}")
         return False
@@ -204,7 +211,7 @@ def _satisfied(project: Project, dists: dict[str, Any], fp: fingerprint.Fingerpr
 
 def _exact_sync(project: Project, venv: Path, cons: constraints_mod.Constraints,
                 old_fp: fingerprint.Fingerprint | None, new_fp: fingerprint.Fingerprint, uv: str, rep: Reporter,
-                decision: fingerprint.Decision, by_name: bool) -> Path:
+                decision: fingerprint.Decision, by_name: bool, others: Sequence[Project] = ()) -> Path:
     """Apply a requirements change as one exact uv sync to a hard-linked copy of the venv, check the
     copy, and swap it in; the venv it replaces is kept (venvstore). Until the swap the venv in use is
     untouched, so a failure or a kill leaves it working (recover() removes the copy)."""
@@ -220,12 +227,16 @@ def _exact_sync(project: Project, venv: Path, cons: constraints_mod.Constraints,
             if cons.source:
                 cfile = new / "devenv-constraints.txt"
                 fsutil.atomic_write(cfile, cons.text)
-            p = installer.plan(project, cfile, new_fp.extras, new_fp.runner, exact=True, by_name=by_name)
+            # a --with checkout installed as before (same folder, project files and requirements) is named;
+            # one that is new or changed is built from its folder (its installed metadata would be stale)
+            same = {o.name for o in new_fp.others if old_fp is not None and o in old_fp.others}
+            p = installer.plan(project, cfile, new_fp.extras, new_fp.runner, exact=True, by_name=by_name,
+                               others=others, others_by_name=same)
             log = installer.install("uv", uv, venvlayout.python(new), p, echo=rep.interactive, project=project,
                                     on_warning=rep.warn)
             info["result"] = "uv, one exact sync"
         with rep.phase("check") as info:
-            _import_check(project, new)
+            _import_check(project, new, others=others)
             info["result"] = "project imports"
         fingerprint.write(new, new_fp)
     except BaseException:
@@ -270,7 +281,7 @@ def _create(interp: interpreter.Interpreter, target: Path, final: Path) -> None:
 
 
 def _install(project: Project, venv: Path, cons: constraints_mod.Constraints, fp: fingerprint.Fingerprint,
-             kind: str, uv: str | None, rep: Reporter, kept: bool = True) -> Path:
+             kind: str, uv: str | None, rep: Reporter, kept: bool = True, others: Sequence[Project] = ()) -> Path:
     cfile = None
     if cons.source:
         cfile = venv / "devenv-constraints.txt"
@@ -279,24 +290,35 @@ def _install(project: Project, venv: Path, cons: constraints_mod.Constraints, fp
         fsutil.atomic_write(cfile, cons.text)
     from devenv import installer
 
-    p = installer.plan(project, cfile, fp.extras, fp.runner)
+    p = installer.plan(project, cfile, fp.extras, fp.runner, others=others)
     return installer.install(kind, uv, venv / "bin" / "python", p, echo=rep.interactive, project=project, kept=kept,
                              on_warning=rep.warn)
 
 
-def _import_check(project: Project, venv: Path, from_tree: Path | None = None) -> None:
-    """The venv imports the project's packages (from_tree: and each comes from that folder)."""
-    if project.unit_env.skip_install or not project.packages:
+def _import_check(project: Project, venv: Path, from_tree: Path | None = None, others: Sequence[Project] = ()) -> None:
+    """The venv imports the project's packages (from_tree: and each comes from that folder), and those of
+    each --with checkout, each from its own folder (not a copy from the index)."""
+    trees: list[tuple[tuple[str, ...], Path | None]] = []
+    if not project.unit_env.skip_install and project.packages:
+        trees.append((project.packages, from_tree))
+    trees += [(o.packages, o.root) for o in others if o.packages]
+    if not trees:
         return
-    code = "; ".join(f"import {p}" for p in project.packages)
-    if from_tree is not None:
-        code += "; import os, sys; " + "; ".join(
-            f"sys.exit('{p} comes from ' + os.path.realpath({p}.__file__)) if not "
-            f"os.path.realpath({p}.__file__).startswith(sys.argv[1] + os.sep) else None" for p in project.packages)
-    args = [str(venv / "bin" / "python"), "-c", code] + ([str(from_tree.resolve())] if from_tree else [])
+    names = [p for packages, _ in trees for p in packages]
+    code = "import os, sys; " + "; ".join(f"import {p}" for p in names)
+    args = [str(venv / "bin" / "python"), "-c", ""]
+    for packages, tree in trees:
+        if tree is None:
+            continue
+        args.append(str(tree.resolve()))
+        code += "; " + "; ".join(
+            f"sys.exit('{p} comes from ' + os.path.realpath({p}.__file__) + ', not ' + sys.argv[{len(args) - 3}]) "
+            f"if not os.path.realpath({p}.__file__).startswith(sys.argv[{len(args) - 3}] + os.sep) else None"
+            for p in packages)
+    args[2] = code
     r = proc.run(args, timeout=120, cwd="/", what="import check")
     if not r.ok:
-        raise InstallError(f"the new venv cannot import {', '.join(project.packages)}: {proc.tail(r.stderr, 3)}",
+        raise InstallError(f"the new venv cannot import {', '.join(names)}: {proc.tail(r.stderr, 3)}",
                            "the previous venv was kept; see the error above")
 
 
@@ -363,9 +385,13 @@ def health(project: Project) -> list[Finding]:
         out.append(Finding("venv.floor", "fail", f"Python {interp.version} does not satisfy {project.python_floor}",
                            "the project may not run or install", f"devenv init --python 3.X {project.root}"))
     try:
+        from devenv import crossrepo
+
+        others = crossrepo.select(project, crossrepo.Change())
         stored = fingerprint.read(venv)
-        cons = constraints_mod.resolve(project, None, remembered=stored.constraints_option if stored else None)
-        current = fingerprint.compute(project, interp.version, cons)
+        cons = constraints_mod.resolve(project, None, remembered=stored.constraints_option if stored else None,
+                                       drop=[o.name for o in others])
+        current = fingerprint.compute(project, interp.version, cons, others)
         if stored != current:
             d = fingerprint.decide(stored, current, True)
             out.append(Finding("venv.fingerprint", "fail", f"the venv is out of date: {d.reason}",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devenv import lock, paths, project, source, venv
+from devenv import crossrepo, lock, paths, project, source, venv
 from devenv.errors import DevenvError, InstallError
 from devenv.project import Project
 from devenv.report import Reporter
@@ -25,6 +25,7 @@ class InitOptions:
     gerrit_user: str | None = None  # --gerrit-user: for git review -s, when git config has no gitreview.username
     gerrit_timeout: float = 30.0
     pre_commit: bool | None = None  # --pre-commit / --no-pre-commit; None: as remembered for the project
+    with_: crossrepo.Change = crossrepo.Change()  # --with / --without / --with-none: other checkouts, editable
 
 
 def init(opts: InitOptions, rep: Reporter) -> dict[str, Any]:
@@ -39,7 +40,7 @@ def init(opts: InitOptions, rep: Reporter) -> dict[str, Any]:
                 info["result"] = f"cloned {url}"
             else:
                 info["result"] = str(root)
-    summary = _setup(root, opts.venv, opts.ide, opts.lock_timeout, rep)
+    summary = _setup(root, opts.venv, opts.ide, opts.lock_timeout, rep, change=opts.with_)
     # The contributor steps after the venv and the IDE: each is said and, where the user must act, raised
     # only after the others are done (as the IDE merge's conflicts are).
     pending: list[DevenvError] = []
@@ -81,7 +82,7 @@ def refresh(path: str | None, opts: venv.Options, rep: Reporter, lock_timeout: f
 
 
 def _setup(root: Path, vopts: venv.Options, ide: bool, lock_timeout: float, rep: Reporter,
-           hook_child: bool = False) -> dict[str, Any]:
+           hook_child: bool = False, change: crossrepo.Change = crossrepo.Change()) -> dict[str, Any]:
     from devenv import hookrun
 
     if not hook_child:
@@ -94,8 +95,9 @@ def _setup(root: Path, vopts: venv.Options, ide: bool, lock_timeout: float, rep:
             info["result"] = f"{proj.name} ({proj.runner.kind or 'no'} tests, Python {proj.python_floor or 'any'})"
         for problem in proj.unresolved:
             rep.warn(f"not resolved: {problem}")
+        others = crossrepo.select(proj, change)  # checked before anything is touched
         try:
-            outcome = venv.ensure(proj, vopts, rep)
+            outcome = crossrepo.install(proj, others, vopts, rep)
         except InstallError as exc:
             _name_missing_system_packages(proj, exc)
             raise

@@ -41,22 +41,30 @@ def _venv_opts(python: str | None, constraints: str | None, installer: str, refr
 @click.option("--pre-commit/--no-pre-commit", "pre_commit", default=None,
               help="Install pre-commit's git hook when the project has a .pre-commit-config.yaml (the default), "
                    "or not; the choice is remembered for the project.")
+@click.option("--with", "with_", multiple=True, metavar="PATH",
+              help="Also install this checkout of another project editable into the venv, its pin dropped from "
+                   "the constraints (devstack's LIBS_FROM_GIT); repeatable, remembered for refresh and the git "
+                   "hooks.")
+@click.option("--without", multiple=True, metavar="PATH|NAME", help="Drop one remembered --with checkout.")
+@click.option("--with-none", is_flag=True, help="Drop every remembered --with checkout (before any --with).")
 @_lock
 @output_options
 def init(target, source, python, constraints, installer, refresh_constraints, no_ide, gerrit_user, pre_commit,
-         lock_timeout, quiet, verbose, json_mode):
+         with_, without, with_none, lock_timeout, quiet, verbose, json_mode):
     """Set up a project: clone it if needed, build .venv, set up PyCharm.
 
     TARGET is a project folder, or the name of a known OpenStack project (e.g. nova) to clone into ./NAME.
     Without TARGET, the project containing the current folder. Running it again when nothing changed does
     nothing; after a requirements change it installs only what is new, or rebuilds beside the old venv.
+    --with PATH installs other checkouts editable beside it (remembered: refresh keeps them).
     """
-    from devenv import workflow
+    from devenv import crossrepo, workflow
 
     rep = reporter(quiet, verbose, json_mode)
     opts = workflow.InitOptions(target=target, source=source, ide=not no_ide, lock_timeout=lock_timeout,
                                 gerrit_user=gerrit_user, pre_commit=pre_commit,
-                                venv=_venv_opts(python, constraints, installer, refresh_constraints))
+                                venv=_venv_opts(python, constraints, installer, refresh_constraints),
+                                with_=crossrepo.Change(tuple(with_), tuple(without), with_none))
     if not json_mode and not quiet:
         click.echo(f"devenv init {target or '.'}")
     workflow.init(opts, rep)
@@ -101,13 +109,15 @@ def refresh(path, python, constraints, installer, lock_timeout, hook, wait, hook
 @click.option("--json", "json_mode", is_flag=True, help="Print the whole model as JSON.")
 def show(path, json_mode):
     """Print what devenv reads from a project: name, Python floor, deps, constraints, test env, runner."""
-    from devenv import workflow
+    from devenv import crossrepo, workflow
     from devenv.ide import runconfigs
 
     proj = workflow.show(path)
+    others = crossrepo.describe(proj.root)
     if json_mode:
         data = proj.to_json()
         data["pycharm_notes"] = runconfigs.notes(proj)
+        data["with"] = [{"path": str(folder), "name": name} for folder, name in others]
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
     env = proj.unit_env
@@ -137,6 +147,8 @@ def show(path, json_mode):
     click.echo(f"eventlet     {'yes' if proj.uses_eventlet else 'no'}")
     click.echo(f"scripts      {', '.join(proj.console_scripts) or '-'}")
     click.echo(f"bindep       {proj.bindep_file or '-'}")
+    for folder, name in others:
+        click.echo(f"with         {name or '(cannot be read)'}  ({folder}, editable)")
     for problem in proj.unresolved:
         click.echo(f"unresolved   {problem}")
 
