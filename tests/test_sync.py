@@ -263,3 +263,74 @@ def test_guest_edit_of_a_file_the_host_made_a_symlink_or_folder_is_reported(
     assert Path(result.conflicts[0].backup).read_text() == "guest work\n"
     # and once reported, a later sync does not report it again
     assert sync.sync(sync_project, sync_guest).conflicts == ()
+
+
+def test_first_sync_manifest_is_exactly_what_the_guest_has(sync_project, sync_guest, sync_remote):
+    """The first sync's fast path (new files parsed on a short path, their ns mtimes read through the
+    folder's fd): the manifest holds every file the guest got, with the guest copy's size and ns mtime;
+    nothing excluded, no symlink, no folder."""
+    (sync_project / "pkg" / "link.py").symlink_to("m0.py")
+    (sync_project / "pkg" / "deep" / "er").mkdir(parents=True)
+    (sync_project / "pkg" / "deep" / "er" / "tab\tname.py").write_text("t = 1\n")
+    result = sync.sync(sync_project, sync_guest)
+    manifest = syncstate.load_manifest(sync_project, "box")
+    on_guest = {p for p in guest_files(sync_remote) if not (sync_remote / p).is_symlink()}
+    assert set(manifest) == on_guest == set(result.created) - {"pkg/link.py"}
+    for rel, (size, ns) in manifest.items():
+        st = (sync_remote / rel).lstat()
+        assert (size, ns) == (st.st_size, st.st_mtime_ns), rel
+    assert sync.sync(sync_project, sync_guest).changed == 0
+
+
+def test_first_sync_measures_the_clock_through_rsyncs_own_connection(sync_project, sync_guest, monkeypatch):
+    used: list[str] = []
+    real = sync._measure_skew
+
+    def spy(guest, control_path, timeout=20.0):
+        used.append(control_path)
+        return real(guest, control_path, timeout)
+
+    monkeypatch.setattr(sync, "_measure_skew", spy)
+    result = sync.sync(sync_project, sync_guest)
+    assert result.skew is not None and abs(result.skew.seconds) < 2
+    if used:  # a tiny tree may be sent before the master serves: then the probe connects by itself
+        assert not Path(used[0]).parent.exists()  # the private socket folder is gone
+    assert sync.last_sync(sync_project, "box")["skew"] is not None
+
+
+def test_host_file_changed_after_rsync_listed_it_is_remembered_in_seconds_only(tmp_path):
+    """What rsync sent is what it listed (%l, %M): a host file that changed since has other stat data,
+    so only the listed second is remembered (compared coarsely), never the host's newer ns mtime."""
+    from devenv.host import rsync
+
+    (tmp_path / "d").mkdir()
+    same, changed = tmp_path / "d" / "same.py", tmp_path / "d" / "changed.py"
+    same.write_text("x = 1\n")
+    changed.write_text("x = 1\n")
+    st = same.stat()
+    stamp = time.strftime("%Y/%m/%d-%H:%M:%S", time.gmtime(st.st_mtime_ns // 10**9))
+    times = rsync.HostTimes(str(tmp_path), unchanged=True)
+    parser = rsync.Parser(None, times)
+    parser.feed(f"cd+++++++++\t4096\t{stamp}\td/")
+    parser.feed(f"{rsync.NEW_FILE}\t6\t{stamp}\td/same.py")
+    changed.write_text("x = 'edited while rsync ran'\n")
+    parser.feed(f"{rsync.NEW_FILE}\t6\t{stamp}\td/changed.py")
+    parser.feed(f"{rsync.NEW_FILE}\t6\t{stamp}\td/gone.py")
+    parser.feed("skipping non-regular file \"x\"")
+    times.close()
+    assert [i.path for i in parser.items] == ["d/", "d/same.py", "d/changed.py", "d/gone.py"]
+    assert all(i.is_file and i.sent and i.new for i in parser.items[1:]) and not parser.items[0].is_file
+    assert times.ns["d/same.py"] == st.st_mtime_ns
+    assert times.ns["d/changed.py"] == times.ns["d/gone.py"] == st.st_mtime_ns // 10**9 * 10**9
+
+
+def test_no_ssh_master_where_its_socket_path_would_be_too_long(tmp_path, monkeypatch):
+    deep = tmp_path / ("d" * 60) / ("e" * 40)
+    deep.mkdir(parents=True)
+    monkeypatch.setattr("tempfile.tempdir", str(deep))
+    master = sync._Master()
+    try:
+        assert master.path is None and master.wait() is None  # the clock probe then connects by itself
+    finally:
+        master.close()
+    assert not os.listdir(deep)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -94,14 +96,24 @@ def sync(
     # before anything reaches the guest: an rsync that cannot keep the promises stops the run here
     program = rsyncflavour.select(opts.rsync, guest.host_rsync)
     skew_box: list[clock.Skew | None] = [None]
-    skew_thread = _start_skew(root, guest, opts, skew_box)
-    run_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{os.getpid()}-{next(_counter)}"
-    out = _transfer(root, guest, opts, run_id, files, on_retry, program)
-    differing: list[str] = []
-    if opts.verify:
-        differing = _verify(root, guest, opts, run_id, out, on_retry, program)
-    if skew_thread:
-        skew_thread.join(timeout=30)
+    # the clock probe rides on rsync's own ssh connection (a watch brings its own master)
+    master = _Master() if opts.control_path is None and _skew_due(root, guest, opts) else None
+    try:
+        skew_thread = _start_skew(root, guest, opts, skew_box, master)
+        run_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{os.getpid()}-{next(_counter)}"
+        try:
+            out = _transfer(root, guest, opts, run_id, files, on_retry, program, master.path if master else None)
+        finally:
+            if master:
+                master.done.set()
+        differing: list[str] = []
+        if opts.verify:
+            differing = _verify(root, guest, opts, run_id, out, on_retry, program)
+        if skew_thread:
+            skew_thread.join(timeout=30)
+    finally:
+        if master:
+            master.close()
     created: list[str] = []
     updated: list[str] = []
     deleted: list[str] = []
@@ -129,27 +141,74 @@ def sync(
     return result
 
 
+class _Master:
+    """A private folder for the socket through which rsync's ssh serves this sync's clock probe
+    (ssh ControlMaster=auto, ControlPersist=no: it ends with rsync's own session). A socket path has
+    ~104 bytes, and ssh first listens on it plus 17: with a longer temp folder there is no master."""
+
+    def __init__(self) -> None:
+        self.folder = tempfile.mkdtemp(prefix="devenv-ssh-")  # 0700
+        self.path: str | None = os.path.join(self.folder, "m")
+        if len(os.fsencode(self.path)) + 17 > 100:
+            self.path = None
+        self.done = threading.Event()  # the transfer ended: no master to wait for
+
+    def wait(self, limit: float = 10.0) -> str | None:
+        """The socket once rsync's ssh serves it; None if the transfer ended (or never got) there first."""
+        deadline = time.monotonic() + limit
+        while self.path and not os.path.exists(self.path):
+            if self.done.wait(0.01) or time.monotonic() > deadline:
+                return None
+        return self.path
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _skew_due(root: Path, guest: Guest, opts: SyncOptions) -> bool:
+    if not opts.check_clock:
+        return False
+    last = syncstate.last_sync(root, guest.name) or {}
+    return opts.verify or time.time() - float(last.get("skew_measured_at") or 0) >= SKEW_EVERY
+
+
 def _start_skew(
-    root: Path, guest: Guest, opts: SyncOptions, box: list[clock.Skew | None]
+    root: Path, guest: Guest, opts: SyncOptions, box: list[clock.Skew | None], master: _Master | None = None,
 ) -> threading.Thread | None:
-    """Measure clock skew beside the rsync run (no added wall time), at most every SKEW_EVERY s."""
+    """Measure clock skew beside the rsync run (no added wall time), at most every SKEW_EVERY s; through
+    rsync's own ssh connection when it serves one (master), which saves a whole ssh handshake."""
     if not opts.check_clock:
         return None
-    last = syncstate.last_sync(root, guest.name) or {}
-    if not opts.verify and time.time() - float(last.get("skew_measured_at") or 0) < SKEW_EVERY:
-        skew = last.get("skew")
+    if not _skew_due(root, guest, opts):
+        skew = (syncstate.last_sync(root, guest.name) or {}).get("skew")
         box[0] = clock.Skew(float(skew[0]), float(skew[1])) if isinstance(skew, list) else None
         return None
 
     def measure() -> None:
+        socket = master.wait() if master else None
         try:
-            box[0] = clock.measure(guest)
+            box[0] = _measure_skew(guest, socket) if socket else clock.measure(guest)
         except DevenvError:
-            box[0] = None  # the rsync run reports the real problem
+            try:  # the master may have ended with rsync's session meanwhile: ask directly
+                box[0] = clock.measure(guest) if socket else None
+            except DevenvError:
+                box[0] = None  # the rsync run reports the real problem
 
     thread = threading.Thread(target=measure, name="devenv-clock", daemon=True)
     thread.start()
     return thread
+
+
+def _measure_skew(guest: Guest, control_path: str, timeout: float = 20.0) -> clock.Skew:
+    """clock.measure, through an ssh master connection (ControlMaster=no: never makes one)."""
+    before = time.time()
+    res = ssh.run(guest, ["date", "+%s.%N"], timeout=timeout, control_path=control_path)
+    after = time.time()
+    try:
+        guest_now = float(res.stdout.strip())
+    except ValueError as exc:
+        raise ssh.SshFailure(f"cannot read the guest's clock: {res.stdout.strip()!r} {res.stderr.strip()}") from exc
+    return clock.Skew(guest_now - (before + after) / 2, (after - before) / 2)
 
 
 def _base_extra(opts: SyncOptions, files: list[str] | None, first: bool) -> list[str]:
@@ -171,7 +230,7 @@ def _base_extra(opts: SyncOptions, files: list[str] | None, first: bool) -> list
 def _run(
     guest: Guest, args: list[str], files: list[str] | None, opts: SyncOptions,
     on_retry: Callable[[str, float], None] | None, seen: list[rsync.Item],
-    on_item: Callable[[rsync.Item], None] | None = None, marker: str | None = None,
+    times: rsync.HostTimes | None = None, marker: str | None = None,
 ) -> rsync.Run:
     """rsync with bounded retries; items from failed attempts are kept (their backups exist too).
     A hung guest share (rsync.ShareHung) is not transient: no retry adds stuck rsyncs on the guest."""
@@ -179,8 +238,7 @@ def _run(
 
     def attempt() -> rsync.Run:
         try:
-            return rsync.run_once(guest, args, input=stdin, on_item=on_item, marker=marker,
-                                  io_timeout=opts.timeout)
+            return rsync.run_once(guest, args, input=stdin, marker=marker, io_timeout=opts.timeout, times=times)
         except rsync.RsyncFailure as exc:
             seen.extend(exc.items)
             raise
@@ -190,33 +248,28 @@ def _run(
 
 def _transfer(
     root: Path, guest: Guest, opts: SyncOptions, run_id: str, files: list[str] | None,
-    on_retry: Callable[[str, float], None] | None, program: rsyncflavour.Rsync,
+    on_retry: Callable[[str, float], None] | None, program: rsyncflavour.Rsync, master: str | None = None,
 ) -> _Outcome:
     first = not syncstate.has_manifest(root, guest.name)
     earlier: list[rsync.Item] = []  # what failed attempts did before a retry succeeded
     full = first and files is None
-    base = str(root) + os.sep
-    mtimes: dict[str, int] = {}
-
-    def note(item: rsync.Item) -> None:
-        # while rsync still runs: read the nanosecond mtime of what it just sent (overlaps the transfer)
-        if item.is_file and (item.sent or full):
-            mtimes[item.path] = _mtime_ns(base + item.path, item)
-
-    hook = None if opts.dry_run else note
+    # while rsync still runs: read the nanosecond mtime of what it just sent (overlaps the transfer);
+    # a full first sync lists every file (-ii), and the manifest learns them all
+    times = None if opts.dry_run else rsync.HostTimes(str(root), unchanged=full)
+    mtimes = times.ns if times is not None else {}
 
     def argv(extra: list[str], backup: bool = True) -> list[str]:
         return rsync.argv(guest, str(root), backup_dir=run_id, excludes=opts.excludes, extra=extra,
                           control_path=opts.control_path, exclude_from=_ignore_file(root), backup=backup,
-                          io_timeout=opts.timeout, marker=run_id, program=program)
+                          io_timeout=opts.timeout, marker=run_id, program=program, master=master)
 
     def send(extra: list[str], only: list[str] | None, backup: bool = True) -> rsync.Run:
-        return _run(guest, argv(extra, backup), only, opts, on_retry, earlier, hook, marker=run_id)
+        return _run(guest, argv(extra, backup), only, opts, on_retry, earlier, times, marker=run_id)
 
     extra = _base_extra(opts, files, first)
     try:
         if full and not opts.dry_run and not opts.delete:
-            last = _first_send(send, extra, base)
+            last = _first_send(send, extra, str(root) + os.sep)
         else:
             last = send(extra, files).items
     except rsync.RsyncFailure:
@@ -275,8 +328,7 @@ def _update_manifest(
 
 
 def _mtime_ns(path: str, item: rsync.Item) -> int:
-    """The nanosecond mtime rsync gave the guest copy (it preserves the host's). rsync prints only
-    seconds; the host file has the rest, unless it changed since: then seconds only (compared coarsely)."""
+    """The nanosecond mtime rsync gave the guest copy, when rsync.HostTimes did not read it (a dry run)."""
     try:
         st = os.lstat(path)
     except OSError:

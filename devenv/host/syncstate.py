@@ -1,6 +1,6 @@
 """What devenv remembers about syncs to each guest, in the project's state folder.
 
-- the manifest: every file we last sent (relpath -> [size, mtime seconds]); a guest copy that no longer
+- the manifest: every file we last sent (relpath -> [size, mtime ns]); a guest copy that no longer
   matches it was changed on the guest, which is how conflicts are told from our own earlier sends;
 - the last sync record (time, counts, conflicts), for `doctor` and `guest list`.
 Both are written atomically; the manifest is read only when a run touched existing guest files.
