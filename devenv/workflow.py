@@ -253,10 +253,19 @@ def _identity(root: Path, rep: Reporter) -> None:
 
 
 def _ide(proj: Project, rep: Reporter) -> dict[str, Any]:
+    """The PyCharm setup: the project alone, or with its --with checkouts one window over all of them
+    (ide/workspace.py: a module per repo, one interpreter: the project's venv, which has them all)."""
+    from devenv import crossrepo
     from devenv.ide import setup as ide_setup
 
+    others = [project.load(p) for p in crossrepo.remembered(proj.root) if p.is_dir()]
     with rep.phase("ide") as info:
-        result = ide_setup.apply(proj, rep)
+        if others:
+            from devenv.ide import workspace
+
+            result = workspace.apply(proj.root, [proj, *others], proj.venv, rep)
+        else:
+            result = ide_setup.apply(proj, rep)
         info["result"] = result.summary()
     return result.to_json()
 

@@ -292,3 +292,17 @@ def test_only_an_editable_install_of_that_folder_satisfies_a_with(tmp_path: Path
     assert not installed.judge(dists, ["six"], [], "3.11.7", others={"lib-alpha": checkout}).satisfied
     # without the --with, an installed lib-alpha nothing asks for is left over
     assert installed.judge(dists, ["six"], [], "3.11.7").extraneous == ("lib-alpha",)
+
+
+def test_with_checkouts_get_one_pycharm_window_over_all_of_them(tree: Tree, run_cli) -> None:
+    """init --with writes the window of ide/workspace.py: a module per checkout, the main venv for all."""
+    import os
+
+    (Path(os.environ["DEVENV_JETBRAINS_HOME"]) / "PyCharm2025.2").mkdir(parents=True)
+    r = run_cli("init", str(tree.main), "--constraints", tree.constraints, "--with", str(tree.alpha))
+    assert r.exit_code == 0, r.output
+    modules = (tree.main / ".idea" / "modules.xml").read_text()
+    assert modules.count("<module ") == 2 and "lib-alpha" in modules
+    assert (tree.main / ".idea" / "lib-alpha.iml").is_file()
+    again = run_cli("init", str(tree.main), "--constraints", tree.constraints)  # remembered: the same window
+    assert again.exit_code == 0 and (tree.main / ".idea" / "modules.xml").read_text() == modules

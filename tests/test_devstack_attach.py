@@ -67,6 +67,15 @@ def test_attach_clones_the_guests_branch_and_registers_each_repo(workspace: Path
     for repo in (nova, msg):
         (target,) = guests.all_guests(repo)
         assert target.name == "vm" and target.path == str(fake_devstack.dest / repo.name)
+    # one host venv with both editable (nova's, --with oslo.messaging), one PyCharm window over both
+    py = nova / ".venv" / "bin" / "python"
+    shown = subprocess.run([str(py), "-c", "import nova, oslo_messaging; print(nova.__file__); "
+                            "print(oslo_messaging.__file__)"], capture_output=True, text=True)
+    assert shown.returncode == 0, res.output + shown.stderr
+    assert shown.stdout.splitlines() == [str(nova / "nova" / "__init__.py"),
+                                    str(msg / "oslo_messaging" / "__init__.py")]
+    modules = (workspace / ".idea" / "modules.xml").read_text()
+    assert modules.count("<module ") == 2
     again = run_cli("devstack", "attach", "vm", "--project", str(workspace), "-v")
     assert again.exit_code == 0 and "nova: in-sync" in again.output, again.output
 
@@ -79,7 +88,8 @@ def test_attach_clones_the_guests_branch_and_registers_each_repo(workspace: Path
 
 
 def test_a_diverged_host_checkout_is_refused_with_both_commits(workspace: Path, fake_devstack, run_cli) -> None:
-    assert run_cli("devstack", "attach", "vm", "--project", str(workspace), "--repo", "nova").exit_code == 0
+    assert run_cli("devstack", "attach", "vm", "--project", str(workspace), "--repo", "nova",
+                   "--no-venv").exit_code == 0
     nova = workspace / "nova"
     for g in guests.all_guests(nova):
         guests.remove(nova, g.name)
@@ -92,7 +102,7 @@ def test_a_diverged_host_checkout_is_refused_with_both_commits(workspace: Path, 
                                    "guest work"]).ok
     guest_head = fake_devstack.as_stack(["git", "-C", guest_nova, "rev-parse", "HEAD"]).stdout.strip()
     try:
-        res = run_cli("devstack", "attach", "vm", "--project", str(workspace), "--repo", "nova")
+        res = run_cli("devstack", "attach", "vm", "--project", str(workspace), "--repo", "nova", "--no-venv")
         assert res.exit_code == 8, res.output
         assert "diverged" in res.output and guest_head[:10] in res.output and host_head[:10] in res.output
         assert git(nova, "rev-parse", "HEAD") == host_head  # neither side changed
@@ -116,7 +126,7 @@ def test_sync_all_and_one_watch_send_every_attached_repo(workspace: Path, fake_d
 
     from syncfix import wait_until
 
-    assert run_cli("devstack", "attach", "vm", "--project", str(workspace)).exit_code == 0
+    assert run_cli("devstack", "attach", "vm", "--project", str(workspace), "--no-venv").exit_code == 0
     dest = fake_devstack.dest
     made = [dest / "nova" / "nova" / "all.py", dest / "oslo.messaging" / "oslo_messaging" / "all.py",
             dest / "oslo.messaging" / "oslo_messaging" / "watched.py"]

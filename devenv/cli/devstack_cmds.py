@@ -82,16 +82,19 @@ def _repo_line(repo) -> str:
               help="Attach this repo (repeatable; default: every repo the guest's venv has editable, and "
                    "LIBS_FROM_GIT).")
 @click.option("--local-conf", metavar="PATH", help="The guest's local.conf (default: devstack's usual places).")
+@click.option("--no-venv", is_flag=True,
+              help="Only the checkouts and the sync targets: no host venv, no PyCharm window.")
 @_project
 @output_options
-def attach_cmd(name, repos, local_conf, project, quiet, verbose, json_mode):
+def attach_cmd(name, repos, local_conf, no_venv, project, quiet, verbose, json_mode):
     """Check out on the host every repo the guest's devstack runs from source, and register each as a sync
     target of GUEST (run it in the folder where `devenv guest add GUEST ...` registered the guest).
 
     Each repo is cloned from the guest over ssh (its branch and local commits come along) into
     ./<repo>, or an existing checkout there is adopted when it holds the guest's commit. A checkout that
     lacks the guest's commit, or diverged from it, is left alone and reported with both commits (exit 8).
-    Then `devenv sync GUEST --project ./<repo>` sends your edits.
+    Then one host venv with every repo installed editable (nova's, as `devenv init nova --with ...` makes
+    it) and one PyCharm window over all of them in this folder. `devenv sync --all [--watch]` sends your edits.
     """
     from devenv.devstack import attach, reader
     from devenv.host import guests
@@ -107,6 +110,8 @@ def attach_cmd(name, repos, local_conf, project, quiet, verbose, json_mode):
             rep.line(f"  {m['name']:<18} {m['host']} <-> {target.name}:{m['guest_path']}")
     for m in members:
         rep.detail(f"  {m.name}: {m.action} {m.detail}")
+    if not no_venv:
+        rep.data["venv"] = _workspace_venv(workspace, members, rep)
     if json_mode:
         rep.data["members"] = [{"name": m.name, "host": str(m.host), "guest_path": m.guest_path,
                                 "action": m.action, "detail": m.detail} for m in members]
@@ -231,6 +236,25 @@ def run(name, service, no_sync, allow_reclone, timeout, project):
     if outcome.returncode:
         _note(f"{unit.name}'s command exited with status {outcome.returncode}")
         ctx.exit(1)
+
+
+def _workspace_venv(workspace, members, rep) -> dict:
+    """The host venv of the workspace: the main repo's (nova when attached, else the first), with the others
+    editable (crossrepo.py, devstack's LIBS_FROM_GIT on the host), then one PyCharm window at the workspace."""
+    from devenv import crossrepo, project, venv
+    from devenv.ide import workspace as ide_workspace
+
+    roots = [m.host for m in members if (m.host / "setup.py").exists() or (m.host / "pyproject.toml").exists()]
+    if not roots:
+        return {}
+    main = next((r for r in roots if r.name == "nova"), roots[0])
+    others = [r for r in roots if r != main]
+    outcome = crossrepo.ensure(main, others, venv.Options(), rep)
+    projects = [project.load(main), *[project.load(r) for r in others]]
+    with rep.phase("ide") as info:
+        result = ide_workspace.apply(workspace, projects, main / ".venv", rep)
+        info["result"] = result.summary()
+    return {"main": str(main), "others": [str(r) for r in others], "action": outcome.action}
 
 
 COMMANDS: list[click.Command] = [devstack]
