@@ -169,3 +169,23 @@ def test_sync_all_and_one_watch_send_every_attached_repo(workspace: Path, fake_d
 def test_sync_all_without_attached_repos_says_how(tmp_path: Path, run_cli) -> None:
     res = run_cli("sync", "--all", "--project", str(tmp_path))
     assert res.exit_code == 2 and "devenv devstack attach" in res.output
+
+
+def test_restart_in_a_workspace_syncs_each_attached_repo_not_the_workspace(workspace: Path, fake_devstack,
+                                                                          run_cli) -> None:
+    """The workspace's guest folder is DEST: `devstack restart` must send each repo to its own folder (sync
+    --all), never the workspace folder into DEST."""
+    from devenv.host import ssh
+
+    assert run_cli("devstack", "attach", "vm", "--project", str(workspace), "--no-venv").exit_code == 0
+    dest = fake_devstack.dest
+    (workspace / "nova" / "nova" / "restarted.py").write_text("R = 1\n")
+    (workspace / "stray.txt").write_text("not a repo\n")
+    try:
+        res = run_cli("devstack", "restart", "vm", "n-cpu", "--project", str(workspace))
+        assert res.exit_code == 0, res.output
+        assert (dest / "nova" / "nova" / "restarted.py").read_text() == "R = 1\n"
+        assert not (dest / "stray.txt").exists() and not (dest / "nova" / "nova" / "nova").exists()
+    finally:
+        fake_devstack.as_stack(["rm", "-f", str(dest / "nova" / "nova" / "restarted.py")])
+        ssh.run(fake_devstack.stack_guest(), ["systemctl", "stop", "devstack@*"], timeout=20)

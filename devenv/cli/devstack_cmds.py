@@ -146,11 +146,15 @@ def _sync_first(project, target, no_sync: bool, allow_reclone: bool, timeout: fl
     it kept guest edits aside (its exit 8)."""
     if no_sync:
         return False
-    from devenv.cli.guest_cmds import sync_cmd
+    from devenv.cli.guest_cmds import _root, sync_cmd
+    from devenv.devstack import attach
     from devenv.errors import Conflict
 
+    # In a workspace that `attach` made, the guest's own folder is DEST: what is synced is each attached repo
+    # (sync --all), never the workspace folder itself into DEST.
+    everything = bool(attach.load(_root(project)))
     try:
-        click.get_current_context().invoke(sync_cmd, name=target.name, timeout=timeout,
+        click.get_current_context().invoke(sync_cmd, name=target.name, timeout=timeout, all_repos=everything,
                                            allow_reclone=allow_reclone, project=project)
     except click.exceptions.Exit as exc:
         if exc.exit_code != Conflict.exit_code:
