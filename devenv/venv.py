@@ -94,7 +94,8 @@ def ensure(project: Project, opts: Options, rep: Reporter, others: Sequence[Proj
     # mode) is applied to a copy as one exact sync, so the venv it replaces can be kept for going back.
     if uv is not None and project.unit_env.usedevelop and healthy and decision.same_venv:
         # project files unchanged: no rebuild of its metadata
-        by_name = dists is not None if decision.requirements_only else decision.project_same
+        by_name = (dists is not None and _metadata_current(project, dists)) if decision.requirements_only \
+            else decision.project_same
         outcome.log = str(_exact_sync(project, venv, cons, old_fp, new_fp, uv, rep, decision, by_name, others))
         outcome.action = "sync"
         return outcome
@@ -189,6 +190,64 @@ def _worktree_venvs(root: Path) -> list[Path]:
     return out
 
 
+def _check_requirements(project: Project, venv: Path, fp: fingerprint.Fingerprint, others: Sequence[Project],
+                        log: Path) -> None:
+    """The copy meets every requirement line of the new state, or the sync failed to do its job: never record
+    a fingerprint that says so when it is not (the next run would be a no-op on a venv that lacks a package)."""
+    from devenv import installed
+
+    dists = installed.read(venv)
+    if dists is None:
+        return
+    verdict = installed.judge(dists, fp.requirements, fp.constraints, fp.python,
+                              project=None if project.unit_env.skip_install else project.name,
+                              project_extras=fp.extras, keep=[fp.runner] if fp.runner else (),
+                              project_deps=project.dependencies_from != "requirements.txt",
+                              others={o.name: o.root for o in others})
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    def plain(line: str) -> bool:  # a line judge() could not read is no proof of anything
+        try:
+            return Requirement(line).url is None
+        except InvalidRequirement:
+            return False
+
+    missing = [u for u in verdict.unmet if plain(u)]
+    if missing:
+        raise InstallError(f"the exact sync left requirements unmet: {', '.join(missing[:5])}",
+                           f"the previous venv was kept; see {log}, then run `devenv refresh` again")
+
+
+def _metadata_current(project: Project, dists: dict[str, Any]) -> bool:
+    """Does the installed project's metadata still list the requirements it has now? pbr and setuptools copy
+    requirements.txt into it when the project is built, and uv, asked for the project by name, follows that
+    copy: a line added to requirements.txt (of a project whose tox deps do not name the file) would never be
+    installed. When the copy is stale the project is built again from its folder instead."""
+    if project.unit_env.skip_install or project.dependencies_from != "requirements.txt":
+        return True
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    def norm(lines: Sequence[str]) -> set[str] | None:
+        out = set()
+        for line in lines:
+            try:
+                req = Requirement(line)
+            except InvalidRequirement:
+                return None
+            if req.marker is not None and "extra" in str(req.marker):
+                continue  # an extra's lines: not from requirements.txt
+            out.add(f"{canonicalize_name(req.name)}{req.specifier}"
+                    f"{'[' + ','.join(sorted(req.extras)) + ']' if req.extras else ''};{req.marker or ''}")
+        return out
+
+    own = dists.get(canonicalize_name(project.name))
+    if own is None:
+        return False
+    have, want = norm(own.requires), norm(fingerprint.requirement_lines(project))
+    return have is not None and have == want
+
+
 def _satisfied(project: Project, dists: dict[str, Any], fp: fingerprint.Fingerprint, rep: Reporter,
                decision: fingerprint.Decision, others: Sequence[Project] = ()) -> bool:
     """Would the installer change nothing? (A changed specifier the installed version still meets.)"""
@@ -237,7 +296,8 @@ def _exact_sync(project: Project, venv: Path, cons: constraints_mod.Constraints,
             info["result"] = "uv, one exact sync"
         with rep.phase("check") as info:
             _import_check(project, new, others=others)
-            info["result"] = "project imports"
+            _check_requirements(project, new, new_fp, others, log)
+            info["result"] = "project imports, every requirement met"
         fingerprint.write(new, new_fp)
     except BaseException:
         shutil.rmtree(new, ignore_errors=True)  # the venv in use was never touched

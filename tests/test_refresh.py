@@ -185,3 +185,18 @@ def test_a_change_that_cannot_be_installed_keeps_the_venv(tmp_path: Path, run_cl
     assert "Traceback" not in r.output
     assert (root / ".venv").stat().st_ino == inode and not (root / ".venv.devenv-new").exists()
     assert vpy(root, "import sample_service, stestr").returncode == 0
+
+
+def test_a_line_added_to_requirements_txt_is_installed(tmp_path: Path, run_cli, constraints) -> None:
+    """The sample's tox deps do not name requirements.txt (pbr reads it): its lines reach the venv only
+    through the project's metadata, which is stale after the edit. Asked for the project by name, uv followed
+    that copy: the line was never installed, yet the state was recorded as done (every later run a no-op)."""
+    root = sample(tmp_path)
+    assert init(run_cli, root, constraints).exit_code == 0
+    assert vpy(root, "import six").returncode != 0
+    req = root / "requirements.txt"
+    req.write_text(req.read_text() + "six>=1.10.0\n")
+    r = init(run_cli, root, constraints, "-v")
+    assert r.exit_code == 0, r.output
+    assert "one exact sync" in r.output and "every requirement met" in r.output
+    assert vpy(root, "import six").returncode == 0
