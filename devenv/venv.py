@@ -225,6 +225,9 @@ def _metadata_current(project: Project, dists: dict[str, Any]) -> bool:
     installed. When the copy is stale the project is built again from its folder instead."""
     if project.unit_env.skip_install or project.dependencies_from != "requirements.txt":
         return True
+    own_file = (project.root / "requirements.txt").resolve()
+    if any(d.kind == "file" and (project.root / d.value).resolve() == own_file for d in project.unit_env.deps):
+        return True  # tox's deps install requirements.txt itself (nova's do): its lines reach the venv anyway
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.utils import canonicalize_name
 
