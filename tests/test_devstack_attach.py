@@ -189,3 +189,30 @@ def test_restart_in_a_workspace_syncs_each_attached_repo_not_the_workspace(works
     finally:
         fake_devstack.as_stack(["rm", "-f", str(dest / "nova" / "nova" / "restarted.py")])
         ssh.run(fake_devstack.stack_guest(), ["systemctl", "stop", "devstack@*"], timeout=20)
+
+
+def test_an_adopted_checkout_syncs_without_false_conflicts(workspace: Path, fake_devstack, run_cli) -> None:
+    """A checkout the contributor already had (a plain clone: its files have their own mtimes) is adopted;
+    the files that are the same on both sides take the guest's mtimes, so the first sync sends none of them
+    and reports no guest-side change, while a host edit still goes out."""
+    import os
+
+    from devenv.devstack import attach
+
+    guest = fake_devstack.stack_guest(fake_devstack.dest, name="vm")
+    nova = workspace / "nova"
+    subprocess.run(["git", "clone", "-q", "--upload-pack",
+                    f"git -c safe.directory={fake_devstack.dest / 'nova'} upload-pack",
+                    f"ssh://{guest.destination}{fake_devstack.dest / 'nova'}", str(nova)], check=True,
+                   env=attach.git_env(guest))
+    (nova / "nova" / "adopted.py").write_text("A = 1\n")
+    res = run_cli("devstack", "attach", "vm", "--project", str(workspace), "--repo", "nova", "--no-venv", "-v")
+    assert res.exit_code == 0 and "nova: in-sync" in res.output, res.output
+    try:
+        sync = run_cli("sync", "vm", "--project", str(nova))
+        assert sync.exit_code == 0 and "conflict" not in sync.output, sync.output
+        assert "sent 1 new, 0 changed" in sync.output, sync.output
+        assert (fake_devstack.dest / "nova" / "nova" / "adopted.py").read_text() == "A = 1\n"
+    finally:
+        fake_devstack.as_stack(["rm", "-f", str(fake_devstack.dest / "nova" / "nova" / "adopted.py")])
+        os.sync()

@@ -123,6 +123,16 @@ def _clone(guest: Guest, repo: Repo, host: Path, control_path: str | None = None
         import shutil
 
         shutil.rmtree(tmp)  # an interrupted earlier attach: start that clone again
+    import shutil
+
+    try:
+        return _clone_into(guest, repo, host, tmp, env, facts)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # a failed or interrupted clone leaves nothing half-written
+
+
+def _clone_into(guest: Guest, repo: Repo, host: Path, tmp: Path, env: dict[str, str],
+                facts: Callable[[], dict[str, dict]] | None) -> Member:
     res = _git(["clone", "--quiet", "--origin", guest.name, "--upload-pack", _upload_pack(repo.path),
                 _url(guest, repo.path), str(tmp)], env=env, timeout=CLONE_TIMEOUT)
     if not res.ok:
@@ -156,7 +166,18 @@ def _align_mtimes(mtimes: dict[str, int], host: Path) -> None:
             continue
 
 
-def _adopt(guest: Guest, repo: Repo, host: Path, control_path: str | None = None) -> Member:
+def _align_adopted(host: Path, guest_head: str, mtimes: dict[str, int]) -> None:
+    """An adopted checkout holds the guest's commit: a file that neither side changed since it, and that the
+    commits in between did not touch, is the same file on both sides; give it the guest's mtime, as a fresh
+    clone gets, so the first sync neither sends it nor reports it as a guest-side change."""
+    touched = set(_git(["diff", "--name-only", "-z", guest_head, "HEAD"], cwd=host).stdout.split("\0"))
+    dirty = _git(["status", "--porcelain", "-z", "--untracked-files=no"], cwd=host).stdout.split("\0")
+    touched |= {d[3:] for d in dirty if len(d) > 3}
+    _align_mtimes({rel: ns for rel, ns in mtimes.items() if rel not in touched}, host)
+
+
+def _adopt(guest: Guest, repo: Repo, host: Path, control_path: str | None = None,
+           facts: Callable[[], dict[str, dict]] | None = None) -> Member:
     """An existing host checkout: fetch the guest's commits into it (a remote named after the guest), and
     keep it only when its HEAD contains the guest's HEAD."""
     if not (host / ".git").exists():
@@ -175,9 +196,13 @@ def _adopt(guest: Guest, repo: Repo, host: Path, control_path: str | None = None
         return Member(repo.name, host, repo.path, "refused", f"git fetch failed: {proc.tail(fetched.stderr, 3)}")
     guest_head = repo.git.head if repo.git else None
     host_head = _git(["rev-parse", "HEAD"], cwd=host).stdout.strip()
+    mtimes = ((facts() if facts else {}).get(repo.path) or {}).get("mtimes") or {}
     if not guest_head or guest_head == host_head:
+        if guest_head:
+            _align_adopted(host, guest_head, mtimes)
         return Member(repo.name, host, repo.path, "in-sync", host_head[:10])
     if _git(["merge-base", "--is-ancestor", guest_head, "HEAD"], cwd=host).ok:
+        _align_adopted(host, guest_head, mtimes)
         return Member(repo.name, host, repo.path, "adopted", f"the host is ahead of the guest's {guest_head[:10]}")
     ahead = _git(["merge-base", "--is-ancestor", "HEAD", guest_head], cwd=host).ok
     where = f"guest {guest_head[:10]} ({repo.git.branch if repo.git else '?'}), host {host_head[:10]}"
@@ -186,8 +211,9 @@ def _adopt(guest: Guest, repo: Repo, host: Path, control_path: str | None = None
                       f"the guest has commits the host lacks ({where}): bring them over first, e.g. "
                       f"git -C {shlex.quote(str(host))} merge --ff-only {guest_head[:10]}")
     return Member(repo.name, host, repo.path, "refused",
-                  f"the host and the guest diverged ({where}); neither side was changed: merge or rebase one "
-                  "onto the other, then attach again")
+                  f"the host and the guest diverged ({where}); neither side's branch or files were changed (the "
+                  f"guest's commits were only fetched, as remote {guest.name!r}): merge or rebase one onto the "
+                  "other, then attach again")
 
 
 def _register(guest: Guest, member: Member) -> Member:
@@ -213,7 +239,7 @@ def attach(workspace: Path, guest: Guest, dev: Devstack, names: tuple[str, ...] 
 
     master = sshmaster.Master(guest)
     master.ensure()
-    fresh = [r for r in repos if not (workspace / r.name).exists()]
+    fresh = list(repos)  # a clone and an adopted checkout both take the guest's mtimes
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(repos))) + 1) as pool:  # clones overlap waits
             # what the clones need from the guest, read once for all of them while they run
@@ -224,7 +250,7 @@ def attach(workspace: Path, guest: Guest, dev: Devstack, names: tuple[str, ...] 
 
             def one(repo: Repo) -> Member:
                 host = workspace / repo.name
-                member = _adopt(guest, repo, host, master.path) if host.exists() else \
+                member = _adopt(guest, repo, host, master.path, facts) if host.exists() else \
                     _clone(guest, repo, host, master.path, facts)
                 return member if member.action == "refused" else _register(guest, member)
 
