@@ -144,7 +144,7 @@ def setup(root: Path, git_review: Path | None, *, user: str | None, timeout: flo
     configured = username(root, None)
     name = username(root, user) or configured
     unsaved = name if name != configured else None  # from --gerrit-user, not in git config
-    placeholder = "<your Gerrit username>" if not name and had_url is None else None
+    placeholder = "YOUR_GERRIT_USERNAME" if not name and had_url is None else None
     runnable = git_review if git_review is not None and Path(git_review).exists() else None
     later = _later(root, runnable, unsaved or placeholder, remote_hook, known=placeholder is None)
     blocked = _blocked(review, git_review, hooks, had_url, name)

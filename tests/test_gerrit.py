@@ -261,7 +261,7 @@ def test_no_username_for_ssh_is_reported_and_nothing_changes(tmp_path: Path, too
     assert (out.status, out.needs_action) == ("skipped", True), out
     assert "no Gerrit username for ssh://<you>@127.0.0.1" in out.lines[0]
     assert "--gerrit-user" in out.lines[1]
-    assert out.later == f"git config --global gitreview.username <your Gerrit username> && cd {root} && " \
+    assert out.later == f"git config --global gitreview.username YOUR_GERRIT_USERNAME && cd {root} && " \
                         f"{tools_venv.bin('git-review')} -s"
     assert out.lines[-1] == f"  then run: {out.later}"
     assert state(root) == before
