@@ -133,6 +133,58 @@ def remove(name, project):
     click.echo(f"removed guest {gone.describe()}; nothing on the guest was changed")
 
 
+@guest.command("ssh-config")
+@click.argument("name")
+@click.argument("guest_path", metavar="[PATH]", required=False)
+@click.option("--remove", "remove_block", is_flag=True, help="Remove devenv's block for NAME (nothing else).")
+@click.option("-n", "--dry-run", is_flag=True, help="Show the change as a diff; write nothing.")
+@_project
+@output_options
+def ssh_config_cmd(name, guest_path, remove_block, dry_run, project, quiet, verbose, json_mode):
+    """Let VS Code's Remote-SSH (and plain ssh) reach guest NAME as the host `devenv-NAME`.
+
+    Writes a marked `Host devenv-NAME` block at the top of ~/.ssh/config (DEVENV_SSH_CONFIG: another
+    file) with what devenv's own ssh uses for the guest, and prints the command that opens PATH on the
+    guest (default: the guest's project folder) in VS Code. The file is backed up next to itself before
+    each change; a second run changes nothing. A `Host devenv-NAME` of your own is never touched (exit 8).
+    """
+    import shlex
+
+    from devenv.errors import UsageError
+    from devenv.host import guests, sshconfig
+
+    rep = reporter(quiet, verbose, json_mode)
+    opener = None
+    if remove_block:
+        if guest_path:
+            raise UsageError("PATH is the guest folder to open; it does not go with --remove")
+        out = sshconfig.remove(name, dry_run=dry_run)
+    else:
+        root = _root(project)
+        target = guests.load(root, name)
+        out = sshconfig.write(sshconfig.block_for(target, root), dry_run=dry_run)
+        opener = sshconfig.open_command(target, guest_path)
+    host = sshconfig.alias(name)
+    done = {"create": f"added Host {host} to {out.path}", "update": f"updated Host {host} in {out.path}",
+            "identical": f"Host {host} in {out.path} is up to date; nothing changed",
+            "removed": f"removed Host {host} from {out.path}",
+            "absent": f"no devenv block for guest {name} in {out.path}; nothing to remove"}[out.verb]
+    if dry_run and out.diff:
+        rep.line(f"(dry run; nothing written) would have: {done}")
+        rep.line(out.diff.rstrip("\n"))
+    else:
+        rep.line(done + (f" (the previous file is kept as {out.backup})" if out.backup else ""))
+    if opener:
+        rep.line("open it in VS Code:")
+        rep.line(f"  {shlex.join(opener)}")
+    rep.data.update(ssh_config={"verb": out.verb, "path": str(out.path), "host": host, "dry_run": dry_run,
+                                "backup": str(out.backup) if out.backup else None, "diff": out.diff,
+                                "block": list(out.block.lines) if out.block else None},
+                    open=shlex.join(opener) if opener else None)
+    if json_mode:
+        rep.emit_json()
+
+
 @click.command("sync")
 @click.argument("name", required=False)
 @click.option("--watch", is_flag=True, help="Keep running; send each change as it is saved (Ctrl-C stops).")
