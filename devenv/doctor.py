@@ -21,12 +21,18 @@ class Section:
 
 def run(root: Path, guest_name: str | None = None, share_timeout: float = 3.0) -> list[Section]:
     proj = project_mod.load(root)
-    from devenv import onboarding, venv
+    from devenv import idechoice, onboarding, venv
     from devenv.ide import health as ide_health
 
-    sections = [Section("venv", _safe("venv", lambda: venv.health(proj))),
-                Section("IDE", _safe("ide", lambda: ide_health.check(proj))),
-                Section("git", _safe("git", lambda: onboarding.findings(root)))]
+    ides = idechoice.remembered(root) or idechoice.detected(root)
+    sections = [Section("venv", _safe("venv", lambda: venv.health(proj)))]
+    if "pycharm" in ides:
+        sections.append(Section("IDE", _safe("ide", lambda: ide_health.check(proj))))
+    if "vscode" in ides:
+        from devenv.vscode import health as vscode_health
+
+        sections.append(Section("VS Code", _safe("vscode", lambda: vscode_health.check(proj))))
+    sections.append(Section("git", _safe("git", lambda: onboarding.findings(root))))
     for guest in _guests(root, guest_name):
         found = _guest(root, guest, share_timeout)
         sections.append(Section(f"guest {guest.describe()}", found))

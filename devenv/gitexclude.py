@@ -11,10 +11,10 @@ from pathlib import Path
 from devenv import fsutil, proc
 
 FOLDERS = (".venv/", ".idea/")
-HEADER = "# added by devenv: its venv and PyCharm folders"
+HEADER = "# added by devenv: its venv and IDE folders"
 
 
-def ensure(root: Path) -> list[str]:
+def ensure(root: Path, folders: tuple[str, ...] = FOLDERS) -> list[str]:
     """The folders added to info/exclude (none when git is missing or the folder is not a work tree)."""
     git = shutil.which("git")
     if git is None:
@@ -25,7 +25,7 @@ def ensure(root: Path) -> list[str]:
     exclude = Path(where.stdout.strip())
     if not exclude.is_absolute():
         exclude = root / exclude
-    missing = [f for f in FOLDERS
+    missing = [f for f in folders
                if proc.run([git, "-C", str(root), "check-ignore", "-q", "--no-index", f], timeout=10).returncode != 0]
     if not missing:
         return []

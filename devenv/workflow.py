@@ -26,6 +26,7 @@ class InitOptions:
     gerrit_timeout: float = 30.0
     pre_commit: bool | None = None  # --pre-commit / --no-pre-commit; None: as remembered for the project
     with_: crossrepo.Change = crossrepo.Change()  # --with / --without / --with-none: other checkouts, editable
+    ide_choice: str | None = None  # --ide pycharm,vscode (remembered); None: as remembered, else as found
 
 
 def init(opts: InitOptions, rep: Reporter) -> dict[str, Any]:
@@ -40,7 +41,7 @@ def init(opts: InitOptions, rep: Reporter) -> dict[str, Any]:
                 info["result"] = f"cloned {url}"
             else:
                 info["result"] = str(root)
-    summary = _setup(root, opts.venv, opts.ide, opts.lock_timeout, rep, change=opts.with_)
+    summary = _setup(root, opts.venv, opts.ide, opts.lock_timeout, rep, change=opts.with_, ide_choice=opts.ide_choice)
     # The contributor steps after the venv and the IDE: each is said and, where the user must act, raised
     # only after the others are done (as the IDE merge's conflicts are).
     pending: list[DevenvError] = []
@@ -82,7 +83,8 @@ def refresh(path: str | None, opts: venv.Options, rep: Reporter, lock_timeout: f
 
 
 def _setup(root: Path, vopts: venv.Options, ide: bool, lock_timeout: float, rep: Reporter,
-           hook_child: bool = False, change: crossrepo.Change = crossrepo.Change()) -> dict[str, Any]:
+           hook_child: bool = False, change: crossrepo.Change = crossrepo.Change(),
+           ide_choice: str | None = None) -> dict[str, Any]:
     from devenv import hookrun
 
     if not hook_child:
@@ -105,7 +107,9 @@ def _setup(root: Path, vopts: venv.Options, ide: bool, lock_timeout: float, rep:
         summary["system"] = _system(proj, rep)
         summary["tools"] = _tools(proj, rep)
         if ide:
-            summary["ide"] = _ide(proj, rep)
+            from devenv import idechoice
+
+            summary.update(_ide(proj, rep, idechoice.resolve(root, ide_choice)))
     if not rep.quiet:  # the hooks run quietly: no nagging on every checkout
         _identity(root, rep)
     rep.data.update(summary)
@@ -252,7 +256,23 @@ def _identity(root: Path, rep: Reporter) -> None:
                  f"them: {gitidentity.fix(keys)}")
 
 
-def _ide(proj: Project, rep: Reporter) -> dict[str, Any]:
+def _ide(proj: Project, rep: Reporter, ides: tuple[str, ...] = ("pycharm",)) -> dict[str, Any]:
+    """Each chosen IDE's setup. A conflict or unreadable file in one is raised after the other is written."""
+    out: dict[str, Any] = {"ides": list(ides)}
+    pending: list[DevenvError] = []
+    for name, fn in (("pycharm", _pycharm), ("vscode", _vscode)):
+        if name not in ides:
+            continue
+        try:
+            out["ide" if name == "pycharm" else name] = fn(proj, rep)
+        except DevenvError as exc:
+            pending.append(exc)
+    if pending:
+        raise pending[0]
+    return out
+
+
+def _pycharm(proj: Project, rep: Reporter) -> dict[str, Any]:
     """The PyCharm setup: the project alone, or with its --with checkouts one window over all of them
     (ide/workspace.py: a module per repo, one interpreter: the project's venv, which has them all)."""
     from devenv import crossrepo
@@ -268,6 +288,45 @@ def _ide(proj: Project, rep: Reporter) -> dict[str, Any]:
             result = ide_setup.apply(proj, rep)
         info["result"] = result.summary()
     return result.to_json()
+
+
+def _vscode(proj: Project, rep: Reporter) -> dict[str, Any]:
+    """VS Code's .vscode/ files (vscode/setup.py); with --with checkouts also a .code-workspace over all of
+    them, each repo's folder set up with the project's venv (vscode/workspace.py)."""
+    from devenv import crossrepo
+    from devenv.vscode import setup as vscode_setup
+
+    others = [project.load(p) for p in crossrepo.remembered(proj.root) if p.is_dir()]
+    with rep.phase("vscode") as info:
+        if others:
+            from devenv.vscode import workspace as vscode_workspace
+
+            result = vscode_workspace.apply(proj.root, [proj, *others], proj.venv, rep, main=proj)
+        else:
+            result = vscode_setup.apply(proj, rep)
+        info["result"] = result.summary()
+    _remote_hints(proj.root, rep)
+    return result.to_json()
+
+
+def _remote_hints(root: Path, rep: Reporter) -> None:
+    """For each registered guest: how VS Code's Remote-SSH opens it (guest ssh-config), and how that window
+    gets the same setup (devenv run inside the guest)."""
+    from devenv.host import guests, sshconfig
+
+    for guest in guests.all_guests(root):
+        try:
+            block = sshconfig.find(guest.name)
+        except DevenvError:  # an ssh config devenv cannot read: guest ssh-config says why, init goes on
+            block = None
+        if block is None:
+            rep.line(f"  hint: `devenv guest ssh-config {guest.name}` lets VS Code's Remote-SSH open guest "
+                     f"{guest.name} by name")
+            continue
+        import shlex
+
+        rep.line(f"  open guest {guest.name} in VS Code: {shlex.join(sshconfig.open_command(guest))}; "
+                 f"there, `devenv init --ide vscode {shlex.quote(guest.path)}` sets that window up the same way")
 
 
 def show(path: str | None) -> Project:

@@ -1,4 +1,5 @@
-"""Real OpenStack checkouts through the PyCharm launch emulation, beside the project's own runner.
+"""Real OpenStack checkouts through the PyCharm launch emulation (and, with a .vscode/, what VS Code's Python
+extension runs: tests/vscode_ext.py), beside the project's own runner.
 
     python tests/real_checkouts.py /path/nova /path/horizon ...   (each already set up by `devenv init`)
 
@@ -23,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pycharm  # noqa: E402
+import vscode_ext  # noqa: E402
 
 # Suites of at most this many tests are also run whole, through the emulation and directly.
 RUN_LIMIT = int(os.environ.get("DEVENV_REAL_RUN_LIMIT", "0"))
@@ -125,6 +127,57 @@ def direct(root: Path, kind: str, selection: str, collect: bool, extra: list[str
 
 
 def check(root: Path) -> list[Row]:
+    rows = vscode_rows(root) if (root / ".vscode" / "settings.json").is_file() else []
+    if (root / ".idea").is_dir():
+        rows += pycharm_rows(root)
+    return rows
+
+
+def vscode_rows(root: Path) -> list[Row]:
+    """The Testing view's discovery beside the project's runner collecting the same suite, then one test
+    module run through it beside the same module run directly."""
+    conf = vscode_ext.settings(root)
+    found = vscode_ext.discover(root)
+    if conf.get("python.testing.unittestEnabled"):
+        args = conf["python.testing.unittestArgs"]
+        test_path = args[args.index("-s") + 1]
+        d, n = direct(root, "stestr", "", True, ["--test-path", test_path])
+        kind = "stestr"
+    else:
+        args = conf["python.testing.pytestArgs"]
+        where = vscode_ext.positional(args)
+        options = vscode_ext.remove_positional(args)
+        d, n = direct(root, "pytest", where[0] if where else ".", True, options)
+        kind = "pytest"
+    emulated = f"found {len(found.tests)}" + (f", {len(found.errors)} discovery errors" if found.errors else "")
+    rows = [Row(root.name, "VS Code Testing view (discover)", emulated, d, len(found.tests) == n and not found.errors)]
+    if not found.tests:
+        return rows
+    first = found.tests[0]
+    if kind == "stestr":
+        module = first.rsplit(".", 2)[0]
+        ids = [t for t in found.tests if t.rsplit(".", 2)[0] == module]
+        ran = vscode_ext.run_tests(root, ids)
+        passed = sum(1 for v in ran.outcomes.values() if v == "success")
+        failed = sum(1 for v in ran.outcomes.values() if v in ("failure", "error"))
+        skipped = sum(1 for v in ran.outcomes.values() if v == "skipped")
+        emu = f"found {len(ran.outcomes)}, passed {passed}, failed {failed}, skipped {skipped}"
+        d, _ = direct(root, "stestr", module, False, [])
+    else:
+        module = first.split("::")[0]
+        ids = [t for t in found.tests if t.split("::")[0] == module]
+        ran = vscode_ext.run_tests(root, ids)
+        last = ran.stdout.strip().splitlines()[-1] if ran.stdout.strip() else ""
+        got = {k: int(v) for v, k in re.findall(r"(\d+) (passed|failed|skipped|error)", last)}
+        emu = (f"found {sum(got.values())}, passed {got.get('passed', 0)}, "
+               f"failed {got.get('failed', 0) + got.get('error', 0)}, skipped {got.get('skipped', 0)}")
+        d, _ = direct(root, "pytest", str(root / module), False, options)
+    rows.append(Row(root.name, f"VS Code Testing view (run {module})", emu, d,
+                    emu.split(", skipped")[0] == d.split(", skipped")[0]))
+    return rows
+
+
+def pycharm_rows(root: Path) -> list[Row]:
     table = table_path()
     rows: list[Row] = []
     confs = pycharm.configs(root)

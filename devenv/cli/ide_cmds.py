@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from devenv.cli.options import Seconds, output_options, reporter
+from devenv.cli.venv_cmds import _check_ide
 
 
 @click.command()
@@ -15,27 +16,66 @@ from devenv.cli.options import Seconds, output_options, reporter
 @click.option("--force", is_flag=True,
               help="Write even while PyCharm runs, take devenv's side in conflicts, replace unreadable files "
                    "(each is backed up first).")
+@click.option("--ide", "ide_choice", metavar="pycharm|vscode|pycharm,vscode", callback=_check_ide,
+              help="The IDEs to set up (remembered for the project); default: as remembered, else the IDEs "
+                   "whose folder (.idea/, .vscode/) the project has, else PyCharm.")
+@click.option("--venv", "venv_path", type=click.Path(file_okay=False, path_type=Path), metavar="PATH",
+              help="VS Code only: name this venv instead of the project's .venv, e.g. devstack's "
+                   "/opt/stack/data/venv when run inside the guest for a Remote-SSH window.")
 @output_options
-def ide(path: Path | None, dry_run: bool, force: bool, quiet: bool, verbose: bool, json_mode: bool) -> None:
-    """Write the PyCharm setup only: interpreter, project files, run configurations.
+def ide(path: Path | None, dry_run: bool, force: bool, ide_choice: str | None, venv_path: Path | None, quiet: bool,
+        verbose: bool, json_mode: bool) -> None:
+    """Write the IDE setup only: PyCharm's interpreter, project files and run configurations; VS Code's
+    .vscode/settings.json, launch.json and env files.
 
-    Your own changes made in PyCharm are kept; a clash with an upstream change is reported as a conflict.
+    Your own changes (made in the IDE or by hand) are kept; a clash with an upstream change is reported as a
+    conflict. In VS Code's files only the keys and configurations devenv owns change; comments stay.
     """
-    from devenv import lock, paths, project
+    from devenv import idechoice, lock, paths, project
+    from devenv.errors import DevenvError
     from devenv.ide import setup
+    from devenv.vscode import setup as vscode_setup
 
     rep = reporter(quiet, verbose, json_mode)
     root = project.resolve_root(path)
     try:
         # The same lock as init/refresh: a git hook's refresh and this command never interleave.
         with lock.project_lock(paths.project_state(root) / "lock", lock.DEFAULT_TIMEOUT):
+            ides = idechoice.parse(ide_choice) if ide_choice else idechoice.remembered(root) or idechoice.detected(root)
+            if venv_path is not None:
+                _check_venv(venv_path, ides)
+            if ide_choice and not dry_run:
+                idechoice.remember(root, ides)  # only a choice that was usable
             proj = project.load(root)
-            with rep.phase("ide") as info:
-                result = setup.apply(proj, rep, dry_run=dry_run, force=force)
-                info["result"] = result.summary()
+            pending: list[DevenvError] = []
+            for name in ides:
+                with rep.phase("ide" if name == "pycharm" else name) as info:
+                    try:
+                        if name == "pycharm":
+                            info["result"] = setup.apply(proj, rep, dry_run=dry_run, force=force).summary()
+                        else:
+                            info["result"] = vscode_setup.apply(proj, rep, dry_run=dry_run, force=force,
+                                                                venv=venv_path.absolute() if venv_path else None
+                                                                ).summary()
+                    except DevenvError as exc:
+                        pending.append(exc)
+            if pending:
+                raise pending[0]
     finally:
         if json_mode:
             rep.emit_json()
+
+
+def _check_venv(venv: Path, ides: tuple[str, ...]) -> None:
+    from devenv import venvlayout
+    from devenv.errors import UsageError
+
+    if "pycharm" in ides:
+        raise UsageError("--venv is for VS Code only: PyCharm's interpreter is the project's .venv",
+                         "add --ide vscode")
+    if not venvlayout.python(venv.absolute()).exists():
+        raise UsageError(f"--venv {venv}: no {venvlayout.python(venv.absolute())} there",
+                         "name a venv folder (the one with bin/python), e.g. /opt/stack/data/venv")
 
 
 @click.group()

@@ -20,6 +20,19 @@ _lock = click.option("--lock-timeout", type=Seconds(), default=lock.DEFAULT_TIME
                      help="How long to wait for another devenv run on the same project.")
 
 
+def _check_ide(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A bad --ide value is said before anything is cloned or built."""
+    if value is not None:
+        from devenv import idechoice
+        from devenv.errors import UsageError
+
+        try:
+            idechoice.parse(value)
+        except UsageError as exc:
+            raise click.BadParameter(f"{exc.message} ({exc.hint})") from None
+    return value
+
+
 def _venv_opts(python: str | None, constraints: str | None, installer: str, refresh_constraints: bool = False):
     from devenv.venv import Options
 
@@ -34,7 +47,10 @@ def _venv_opts(python: str | None, constraints: str | None, installer: str, refr
 @_constraints
 @_installer
 @click.option("--refresh-constraints", is_flag=True, help="Download a constraints URL again even if cached.")
-@click.option("--no-ide", is_flag=True, help="Build the venv only; skip the PyCharm setup.")
+@click.option("--no-ide", is_flag=True, help="Build the venv only; skip the IDE setup.")
+@click.option("--ide", "ide_choice", metavar="pycharm|vscode|pycharm,vscode", callback=_check_ide,
+              help="The IDEs to set up, remembered for the project (refresh and the git hooks keep them); "
+                   "default: the IDEs whose folder (.idea/, .vscode/) the project has, else PyCharm.")
 @click.option("--gerrit-user", metavar="NAME",
               help="Your Gerrit username, for the 'gerrit' remote `git review -s` adds (default: git config "
                    "gitreview.username; without either, devenv says how to set it and does not guess).")
@@ -49,9 +65,9 @@ def _venv_opts(python: str | None, constraints: str | None, installer: str, refr
 @click.option("--with-none", is_flag=True, help="Drop every remembered --with checkout (before any --with).")
 @_lock
 @output_options
-def init(target, source, python, constraints, installer, refresh_constraints, no_ide, gerrit_user, pre_commit,
-         with_, without, with_none, lock_timeout, quiet, verbose, json_mode):
-    """Set up a project: clone it if needed, build .venv, set up PyCharm.
+def init(target, source, python, constraints, installer, refresh_constraints, no_ide, ide_choice, gerrit_user,
+         pre_commit, with_, without, with_none, lock_timeout, quiet, verbose, json_mode):
+    """Set up a project: clone it if needed, build .venv, set up PyCharm and/or VS Code.
 
     TARGET is a project folder, or the name of a known OpenStack project (e.g. nova) to clone into ./NAME.
     Without TARGET, the project containing the current folder. Running it again when nothing changed does
@@ -62,7 +78,7 @@ def init(target, source, python, constraints, installer, refresh_constraints, no
 
     rep = reporter(quiet, verbose, json_mode)
     opts = workflow.InitOptions(target=target, source=source, ide=not no_ide, lock_timeout=lock_timeout,
-                                gerrit_user=gerrit_user, pre_commit=pre_commit,
+                                gerrit_user=gerrit_user, pre_commit=pre_commit, ide_choice=ide_choice,
                                 venv=_venv_opts(python, constraints, installer, refresh_constraints),
                                 with_=crossrepo.Change(tuple(with_), tuple(without), with_none))
     if not json_mode and not quiet:

@@ -19,8 +19,10 @@ BACKUP_ROOT = ".devenv-backup"
 IGNORE_FILE = ".devenvignore"
 # Never worth syncing, and dangerous to overwrite on the guest (its own venv, test state, devstack's
 # multi-GB volume files, the conflict copies devenv keeps). Excluded files are also protected from --delete.
+# The IDE folders are per side: VS Code's Remote-SSH window on the guest gets its own .vscode/ (devenv init
+# run there, with the guest's venv and paths), which a sync from the host would overwrite.
 DEFAULT = (
-    ".venv", ".tox", ".stestr", "__pycache__", "*.pyc", ".idea", "*.egg-info",
+    ".venv", ".tox", ".stestr", "__pycache__", "*.pyc", ".idea", "/.vscode/", "*.egg-info",
     "stack-volumes-*-backing-file", f"/{BACKUP_ROOT}/",
 )
 
