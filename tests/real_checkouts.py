@@ -139,10 +139,21 @@ def vscode_rows(root: Path) -> list[Row]:
     conf = vscode_ext.settings(root)
     found = vscode_ext.discover(root)
     if conf.get("python.testing.unittestEnabled"):
-        args = conf["python.testing.unittestArgs"]
-        test_path = args[args.index("-s") + 1]
+        from devenv import project
+
+        # the suite stestr runs; the Testing view may start above it (vscode/model.py start_folder)
+        test_path = project.load(root).unit_env.runner.test_path or "."
         d, n = direct(root, "stestr", "", True, ["--test-path", test_path])
         kind = "stestr"
+        prefix = ".".join(Path(test_path.strip("/").removeprefix("./")).parts)
+        if prefix:
+            others = [t for t in found.tests if not t.startswith(prefix + ".")]
+            elsewhere = [e for e in found.errors if f": {prefix}." not in e.splitlines()[0]]
+            found.tests = [t for t in found.tests if t.startswith(prefix + ".")]
+            found.errors = [e for e in found.errors if e not in elsewhere]
+            if others or elsewhere:
+                print(f"{root.name}: the Testing view also lists {len(others)} tests and {len(elsewhere)} discovery "
+                      f"errors outside {test_path}", file=sys.stderr)
     else:
         args = conf["python.testing.pytestArgs"]
         where = vscode_ext.positional(args)

@@ -130,9 +130,11 @@ def test_settings(project: Project, venv: Path | None = None) -> dict[Key, Any]:
     """Test discovery for the main suite, as tox runs it."""
     runner = project.unit_env.runner
     if runner.kind in ("stestr", "unittest"):
-        start, _ = start_folder(project, venv or project.venv, runner.test_path or ".")
+        start, hidden = start_folder(project, venv or project.venv, runner.test_path or ".")
         args = ["-v", "-s", start, "-t", _dot(runner.top_dir or ".")]
-        pattern = _option(runner.args, "-p", "--pattern")
+        # Started above the suite, discovery also walks the package's own modules: nova/test.py matches
+        # unittest's default test*.py, and loading its abstract base TestCase stops all discovery.
+        pattern = _option(runner.args, "-p", "--pattern") or ("test_*.py" if hidden else None)
         if pattern:
             args += ["-p", pattern]
         return {("python.testing.unittestEnabled",): True, ("python.testing.pytestEnabled",): False,

@@ -229,7 +229,8 @@ def _hints(project: Project, venv: Path) -> list[str]:
         if hidden:
             out.append(f"VS Code's Testing view starts discovery at {start}, not {runner.test_path}: its unittest "
                        f"adapter puts the start folder's parent first on sys.path, where {', '.join(hidden)} would "
-                       "hide the module of that name (so it also lists the other suites under it)")
+                       "hide the module of that name (so it also lists the other suites under it, and their import errors "
+                       "when the venv lacks what they need)")
     if runner.kind == "pytest" and len(project.unit_env.suites) > 1:
         out.append(f"VS Code's Testing view runs one pytest configuration: the main suite ({runner.test_path or '.'})"
                    "; the others run with `tox` or PyCharm's configurations")
