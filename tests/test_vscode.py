@@ -152,7 +152,7 @@ def test_devenv_updates_its_own_values_and_keeps_a_deleted_key_deleted(svc: Path
     assert result.exit_code == 0
     data = vscode_ext.read_jsonc(path)
     # sample_service/ has cmd/, which would hide the standard library's cmd (pdb needs it) on sys.path
-    assert data["python.testing.unittestArgs"] == ["-v", "-s", "./sample_service", "-t", "."]
+    assert data["python.testing.unittestArgs"] == ["-v", "-s", "./sample_service", "-t", ".", "-p", "test_*.py"]
     assert "sample_service/cmd would hide" in " ".join(result.output.split())
     assert "editor.rulers" not in data and data["my.own"] == 1
     assert "// watch less" in path.read_text(encoding="utf-8")
