@@ -354,3 +354,15 @@ def test_start_folder_never_puts_a_shadowing_parent_on_sys_path(tmp_path: Path) 
     (root / "sample_service" / "tests" / "fixtures.py").unlink()
     (root / "sample_service" / "tests" / "fixtures").mkdir()
     assert model.start_folder(proj, root / ".venv", "./sample_service/tests/unit")[0] == "./sample_service/tests/unit"
+
+
+def test_unwritable_vscode_folder_is_one_error(svc: Path, run_cli) -> None:
+    _vscode(svc).mkdir()
+    if subprocess.run(["chattr", "+i", str(_vscode(svc))], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here")
+    try:
+        result = run_cli("ide", str(svc), "--ide", "vscode")
+    finally:
+        subprocess.run(["chattr", "-i", str(_vscode(svc))])
+    assert result.exit_code == 3 and "cannot write" in result.output and "Traceback" not in result.output
+    assert list(_vscode(svc).iterdir()) == []

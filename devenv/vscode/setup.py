@@ -168,8 +168,8 @@ def _json_file(path: Path, res: VscodeResult, dry_run: bool, backups: Path, know
         saved = fsutil.backup(path, backups)  # the user's file, before devenv first changes it
         if saved:
             res.backups.append(str(saved))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fsutil.atomic_write(path, out.text)
+    if not write_file(path, out.text, res):
+        return None
     return out
 
 
@@ -203,9 +203,24 @@ def _own_file(path: Path, text: str, digest: str | None, res: VscodeResult, *, d
         saved = fsutil.backup(path, backups)
         if saved:
             res.backups.append(str(saved))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fsutil.atomic_write(path, text)
+    if not write_file(path, text, res):
+        return digest
     return _sha(text)
+
+
+def write_file(path: Path, text: str, res: VscodeResult) -> bool:
+    """Atomic; a folder or file that cannot be written is one error naming it (the other files go on)."""
+    from devenv.errors import DevenvError
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fsutil.atomic_write(path, text)
+    except (OSError, DevenvError) as exc:  # fsutil says the OSError as a DevenvError
+        why = exc.message if isinstance(exc, DevenvError) else f"cannot write {path}: {exc.strerror or exc}"
+        res.files[_rel(path)] = "skip"
+        res.errors.append(f"{why}; it was left as it was (make {path.parent} writable)")
+        return False
+    return True
 
 
 def _git_exclude(root: Path, res: VscodeResult) -> None:
@@ -229,8 +244,8 @@ def _hints(project: Project, venv: Path) -> list[str]:
         if hidden:
             out.append(f"VS Code's Testing view starts discovery at {start}, not {runner.test_path}: its unittest "
                        f"adapter puts the start folder's parent first on sys.path, where {', '.join(hidden)} would "
-                       "hide the module of that name (so it also lists the other suites under it, and their import errors "
-                       "when the venv lacks what they need)")
+                       "hide the module of that name (so it also lists the other suites under it, and their import "
+                       "errors when the venv lacks what they need)")
     if runner.kind == "pytest" and len(project.unit_env.suites) > 1:
         out.append(f"VS Code's Testing view runs one pytest configuration: the main suite ({runner.test_path or '.'})"
                    "; the others run with `tox` or PyCharm's configurations")

@@ -98,7 +98,8 @@ def _workspace_file(root: Path, projects: list[Project], python: str, res: setup
                 saved = fsutil.backup(path, paths.project_state(root) / "backups")
                 if saved:
                     res.backups.append(str(saved))
-            fsutil.atomic_write(path, new)
+            if not setup.write_file(path, new, res):
+                return
     if not dry_run:
         setup.save_record_file(state, {"folders": folders_merged.base, "settings": settings_merged.base})
         from devenv import gitexclude
