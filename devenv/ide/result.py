@@ -43,29 +43,41 @@ class IdeResult:
 
 def report(res: IdeResult, rep: Reporter, dry_run: bool) -> None:
     rep.data["ide"] = res.to_json()
-    for rel, verb in sorted(res.files.items()):
-        (rep.line if verb in ("create", "update", "delete", "conflict", "skip") else rep.detail)(
-            f"    {verb:<9} .idea/{rel}")
+    tell_files(rep, res.files, ".idea/")
     for path, verb in sorted(res.jdk_tables.items()):
         rep.line(f"    {verb:<9} {path}") if verb != "identical" else rep.detail(f"    {verb:<9} {path}")
     if res.sdk_renamed:
         rep.warn(f"an interpreter named like this project's already points elsewhere; using {res.sdk_name!r}")
-    for c in res.conflicts:
+    tell_rest(rep, res.conflicts, res.errors, res.hints, res.diff if dry_run else "")
+
+
+def tell_files(rep: Reporter, files: dict[str, str], prefix: str) -> None:
+    """Each file's verb: what changed (or needs the user) always, the identical ones with -v."""
+    for rel, verb in sorted(files.items()):
+        (rep.line if verb in ("create", "update", "delete", "conflict", "skip") else rep.detail)(
+            f"    {verb:<9} {prefix}{rel}")
+
+
+def tell_rest(rep: Reporter, conflicts: list[str], errors: list[str], hints: list[str], diff: str) -> None:
+    for c in conflicts:
         rep.warn(f"conflict: {c}")
-    for e in res.errors:
+    for e in errors:
         rep.warn(e)
-    for h in res.hints:
+    for h in hints:
         rep.line(f"  hint: {h}")
-    if dry_run and res.diff and rep.human:
-        rep.line(res.diff.rstrip("\n"))
+    if diff and rep.human:
+        rep.line(diff.rstrip("\n"))
+
+
+def problems(errors: list[str]) -> str:
+    """One problem per line: several joined with ';' on one line were hard to read and to act on."""
+    return errors[0] if len(errors) == 1 else f"{len(errors)} problems:\n" + "\n".join(f"  - {e}" for e in errors)
 
 
 def raise_if_needed(res: IdeResult) -> None:
     if res.errors:
         tables = [e for e in res.errors if "jdk.table.xml" in e]
-        # one problem per line: several joined with ';' on one line were hard to read and to act on
-        message = res.errors[0] if len(res.errors) == 1 else (
-            f"{len(res.errors)} problems:\n" + "\n".join(f"  - {e}" for e in res.errors))
+        message = problems(res.errors)
         if tables:
             # --force cannot help here: devenv never replaces an interpreter table it cannot read
             hint = ("fix or delete the jdk.table.xml named (a backup was kept; PyCharm makes a new one, "

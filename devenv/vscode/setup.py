@@ -253,26 +253,19 @@ def _hints(project: Project, venv: Path) -> list[str]:
 
 
 def report(res: VscodeResult, rep: Reporter, dry_run: bool) -> None:
+    from devenv.ide.result import tell_files, tell_rest
+
     rep.data["vscode"] = res.to_json()
-    for rel, verb in sorted(res.files.items()):
-        (rep.line if verb in ("create", "update", "delete", "conflict", "skip") else rep.detail)(
-            f"    {verb:<9} {rel}")
-    for c in res.conflicts:
-        rep.warn(f"conflict: {c}")
-    for e in res.errors:
-        rep.warn(e)
-    for h in res.hints:
-        rep.line(f"  hint: {h}")
-    if dry_run and res.diff and rep.human:
-        rep.line(res.diff.rstrip("\n"))
+    tell_files(rep, res.files, "")
+    tell_rest(rep, res.conflicts, res.errors, res.hints, res.diff if dry_run else "")
 
 
 def raise_if_needed(res: VscodeResult) -> None:
     if res.errors:
-        message = res.errors[0] if len(res.errors) == 1 else (
-            f"{len(res.errors)} problems:\n" + "\n".join(f"  - {e}" for e in res.errors))
-        exc: ConfigError | Conflict = ConfigError(message, "the other VS Code files were written; fix the one named "
-                                                  "and run `devenv ide --ide vscode` again")
+        from devenv.ide.result import problems
+
+        exc: ConfigError | Conflict = ConfigError(problems(res.errors), "the other VS Code files were written; fix "
+                                                  "the one named and run `devenv ide --ide vscode` again")
     elif res.conflicts:
         exc = Conflict(f"{len(res.conflicts)} conflict(s) between your VS Code settings and devenv's update",
                        "your values were kept; edit them as you like, or `devenv ide --ide vscode --force` takes "
