@@ -2,15 +2,21 @@
 `devenv devstack attach` beside cloning the same repos over ssh by hand.
 
 Run: python benchmarks/bench_workspace.py [--repos 1,5,15] [--changes 15] [--files 2000] [--repeat 3]
+         [--cases latency,attach]
 Starts its own sshd on loopback (benchmarks/bench_sync.py's), makes the repos in a tmp folder standing for
 /opt/stack, and prints one table of medians and ratios. Targets (issue 10): save -> guest p50 <= 0.2 s and flat
 across 1, 5 and 15 repos; the first attach of nova + 4 libraries <= 1.2x the clones by hand.
+
+The clones by hand are made one after the other, each `git clone ssh://...` with its own ssh connection, as a
+person types them; attach (a whole `devenv` process: start-up, reading devstack, the clones, the mtimes)
+clones side by side over one ssh master connection. The table says so.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shlex
 import statistics
@@ -86,9 +92,12 @@ def latency(n: int, tmp: Path, cfg: Path, files: int, changes: int) -> list[floa
     return found
 
 
-def attach_vs_clone(tmp: Path, cfg: Path, files: int) -> tuple[float, float]:
-    """nova + 4 libraries under a DEST with a local.conf naming them; `devenv devstack attach` into an empty
-    workspace, beside `git clone ssh://...` of each, one after the other, as by hand."""
+def attach_vs_clone(tmp: Path, cfg: Path, files: int, trees: list[str], turn: int = 0) -> list[float]:
+    """nova + 4 libraries under a DEST with a local.conf naming them; `git clone ssh://...` of each, one after
+    the other, as by hand, and `devenv devstack attach` of each devenv tree in `trees` into an empty workspace.
+    Returns [by hand, attach per tree]; `turn` rotates who goes first (page cache, warm CPU)."""
+    import os
+
     dest = tmp / "opt-stack"
     names = ["nova", "oslo.messaging", "oslo.config", "python-novaclient", "keystoneauth"]
     for name in names:
@@ -98,24 +107,33 @@ def attach_vs_clone(tmp: Path, cfg: Path, files: int) -> tuple[float, float]:
         f"[[local|localrc]]\nDEST={dest}\nDATA_DIR=$DEST/data\nLIBS_FROM_GIT={','.join(names[1:])}\n"
         "RECLONE=False\n")
     env_ssh = shlex.join(["ssh", "-F", str(cfg), "-o", "BatchMode=yes"])
-    by_hand = tmp / "by-hand"
-    by_hand.mkdir()
-    start = time.perf_counter()
-    for name in names:
-        subprocess.run(["git", "clone", "-q", f"ssh://bench{dest / name}", str(by_hand / name)], check=True,
-                       env={**__import__("os").environ, "GIT_SSH_COMMAND": env_ssh})
-    hand = time.perf_counter() - start
-    ws = tmp / "ws-attach"
-    ws.mkdir()
-    guests.save(ws, Guest(name="bench", host="bench", path=str(dest), ssh_config=str(cfg)), make_default=True)
-    start = time.perf_counter()
-    res = subprocess.run([sys.executable, "-m", "devenv", "devstack", "attach", "bench", "--project", str(ws),
-                          "--local-conf", str(dest / "devstack" / "local.conf"),
-                          *[a for n in names for a in ("--repo", n)]], capture_output=True, text=True)
-    ours = time.perf_counter() - start
-    if res.returncode != 0:
-        raise SystemExit(f"attach failed: {res.stdout}{res.stderr}")
-    return ours, hand
+
+    def by_hand() -> None:
+        folder = tmp / "by-hand"
+        folder.mkdir()
+        for name in names:
+            subprocess.run(["git", "clone", "-q", f"ssh://bench{dest / name}", str(folder / name)], check=True,
+                           env={**os.environ, "GIT_SSH_COMMAND": env_ssh})
+
+    def attach(n: int, tree: str) -> None:
+        ws = tmp / f"ws-attach{n}"
+        ws.mkdir()
+        guests.save(ws, Guest(name="bench", host="bench", path=str(dest), ssh_config=str(cfg)), make_default=True)
+        res = subprocess.run([sys.executable, "-m", "devenv", "devstack", "attach", "bench", "--project", str(ws),
+                              "--local-conf", str(dest / "devstack" / "local.conf"),
+                              *[a for n in names for a in ("--repo", n)]], capture_output=True, text=True,
+                             cwd=tree, env={**os.environ, "PYTHONPATH": tree})
+        if res.returncode != 0:
+            raise SystemExit(f"attach ({tree}) failed: {res.stdout}{res.stderr}")
+
+    runs = [by_hand, *[lambda n=n, t=t: attach(n, t) for n, t in enumerate(trees)]]
+    took = [0.0] * len(runs)
+    k = turn % len(runs)
+    for slot in [*range(k, len(runs)), *range(k)]:
+        start = time.perf_counter()
+        runs[slot]()
+        took[slot] = time.perf_counter() - start
+    return took
 
 
 def main() -> None:
@@ -124,37 +142,47 @@ def main() -> None:
     ap.add_argument("--changes", type=int, default=15)
     ap.add_argument("--files", type=int, default=2000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--cases", default="latency,attach", help="comma-separated: latency,attach")
+    ap.add_argument("--compare", metavar="REF", help="another devenv tree (e.g. `git archive HEAD | tar -x -C "
+                    "/tmp/ref`): its attach is timed beside this one's, in the same rounds")
     args = ap.parse_args()
+    cases = set(args.cases.split(","))
     rows = []
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-ws-") as t:
         tmp = Path(t)
-        import os
-
         os.environ.setdefault("DEVENV_HOME", str(tmp / "state"))
         daemon, cfg = start_sshd(tmp)
         try:
             p50s = {}
-            for n in [int(x) for x in args.repos.split(",")]:
+            for n in [int(x) for x in args.repos.split(",")] if "latency" in cases else []:
                 lat = latency(n, tmp, cfg, args.files, args.changes)
                 lat.sort()
                 p50s[n] = statistics.median(lat)
                 rows.append((f"sync --all --watch, {n} repo(s): save -> guest p50 / p95",
                              f"{p50s[n]:.3f} s / {lat[int(0.95 * (len(lat) - 1))]:.3f} s"))
-            first = p50s[min(p50s)]
             for n, v in p50s.items():
-                rows.append((f"  p50 with {n} repo(s) / with {min(p50s)}", f"{v / first:.2f}x"))
-            runs = []
-            for i in range(args.repeat):
+                rows.append((f"  p50 with {n} repo(s) / with {min(p50s)}", f"{v / p50s[min(p50s)]:.2f}x"))
+            here = str(Path(__file__).resolve().parent.parent)
+            trees = [here] + ([str(Path(args.compare).resolve())] if args.compare else [])
+            labels = ["devenv"] + (["REF"] if args.compare else [])
+            runs: list[list[float]] = []
+            for i in range(args.repeat) if "attach" in cases else []:
                 sub = tmp / f"attach{i}"
                 sub.mkdir()
-                runs.append(attach_vs_clone(sub, cfg, args.files))
-            ours = statistics.median(r[0] for r in runs)
-            hand = statistics.median(r[1] for r in runs)
-            rows.append(("first attach of nova + 4 libraries (median)", f"{ours:.2f} s"))
-            rows.append(("git clone of the same 5 over ssh, by hand (median)", f"{hand:.2f} s"))
-            rows.append(("  attach / by hand", f"{ours / hand:.2f}x"))
+                runs.append(attach_vs_clone(sub, cfg, args.files, trees, i))
+            if runs:
+                hand = statistics.median(r[0] for r in runs)
+                rows.append(("git clone of the same 5 over ssh, by hand (median; one after the other)",
+                             f"{hand:.2f} s"))
+                for n, label in enumerate(labels, start=1):
+                    ours = statistics.median(r[n] for r in runs)
+                    rows.append((f"first attach of nova + 4 libraries, {label} (median)", f"{ours:.2f} s"))
+                    rows.append((f"  attach / by hand, {label} ({len(runs)} runs, each: " + ", ".join(
+                        f"{r[n] / r[0]:.2f}x" for r in runs) + ")", f"{ours / hand:.2f}x"))
         finally:
             daemon.terminate()
+    rows.append(("load average (1 min) at start / at end", f"{load:.2f} / {os.getloadavg()[0]:.2f}"))
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")

@@ -216,3 +216,107 @@ def test_an_adopted_checkout_syncs_without_false_conflicts(workspace: Path, fake
     finally:
         fake_devstack.as_stack(["rm", "-f", str(fake_devstack.dest / "nova" / "nova" / "adopted.py")])
         os.sync()
+
+
+def test_attach_reads_devstack_and_clones_over_one_ssh_master(workspace: Path, fake_devstack, run_cli,
+                                                              monkeypatch) -> None:
+    """Every ssh call of an attach (the reader's probes, the facts, each clone's GIT_SSH_COMMAND) goes through
+    the master started first, whose socket is up by then: one handshake, not one per call."""
+    from devenv.devstack import attach
+    from devenv.host import ssh
+
+    calls: list[tuple[str, bool]] = []
+    real_run, real_env = ssh.run, attach.git_env
+
+    def run(guest, argv, **kw):
+        path = kw.get("control_path")
+        calls.append((argv[1] if argv[0] == "python3" else argv[0], bool(path) and Path(path).exists()))
+        return real_run(guest, argv, **kw)
+
+    def git_env(guest, control_path=None):
+        calls.append(("git", bool(control_path) and Path(control_path).exists()))
+        return real_env(guest, control_path)
+
+    monkeypatch.setattr(ssh, "run", run)
+    monkeypatch.setattr(attach, "git_env", git_env)
+    res = run_cli("devstack", "attach", "vm", "--project", str(workspace), "--no-venv")
+    assert res.exit_code == 0, res.output
+    assert [c for c, _ in calls].count("-") == 2  # the reader's two probes (python3 - find / state)
+    assert "-c" in [c for c, _ in calls] and [c for c, _ in calls].count("git") == 2  # facts; nova, oslo.messaging
+    assert all(over for _, over in calls), calls
+    assert not list(workspace.glob(".*.devenv-clone"))
+
+
+def test_a_master_killed_mid_attach_leaves_nothing_half_done(workspace: Path, fake_devstack, monkeypatch,
+                                                             run_cli) -> None:
+    """The master dies while the clones run (a session dies with it): the clone that failed then is made
+    again over a connection of its own; nothing half-written stays, every repo is cloned and registered."""
+    from devenv.devstack import attach
+
+    real = attach._clone_into
+    attempts: list[str] = []
+    masters = []
+    real_connect = attach.connect
+
+    def connect(guest):
+        masters.append(real_connect(guest))
+        return masters[-1]
+
+    def clone_into(guest, repo, host, tmp, env, facts):
+        attempts.append(repo.name)
+        if len(attempts) == 1:  # the master goes down under the first clone, which fails with it
+            master = masters[0]
+            assert master.child is not None
+            master.child.kill()
+            master.child.wait()
+            tmp.mkdir()
+            (tmp / "half-written").write_text("x")
+            return real(guest, repo, host, tmp, {**env, "GIT_SSH_COMMAND": "false"}, facts)
+        return real(guest, repo, host, tmp, env, facts)
+
+    monkeypatch.setattr(attach, "connect", connect)
+    monkeypatch.setattr(attach, "_clone_into", clone_into)
+    res = run_cli("devstack", "attach", "vm", "--project", str(workspace), "--no-venv", "-v")
+    assert res.exit_code == 0, res.output
+    assert sorted(attempts) == sorted(["nova", "oslo.messaging", attempts[0]])  # the failed one, once more
+    for name in ("nova", "oslo.messaging"):
+        assert git(workspace / name, "rev-parse", "HEAD")
+        (target,) = guests.all_guests(workspace / name)
+        assert target.path == str(fake_devstack.dest / name)
+    assert not list(workspace.glob(".*.devenv-clone")) and not list(workspace.rglob("half-written"))
+    assert {m["name"] for m in attach.load(workspace)} == {"nova", "oslo.messaging"}
+
+
+def test_a_clone_that_fails_with_the_master_up_is_refused_and_leaves_nothing(workspace: Path, fake_devstack,
+                                                                            monkeypatch, run_cli) -> None:
+    """Not the connection: a clone that fails is reported (exit 8), not retried, and leaves no folder and no
+    registration; the other repo is attached."""
+    from devenv.devstack import attach
+
+    real = attach._clone_into
+
+    def clone_into(guest, repo, host, tmp, env, facts):
+        if repo.name == "oslo.messaging":
+            env = {**env, "GIT_SSH_COMMAND": "false"}
+        return real(guest, repo, host, tmp, env, facts)
+
+    monkeypatch.setattr(attach, "_clone_into", clone_into)
+    res = run_cli("devstack", "attach", "vm", "--project", str(workspace), "--no-venv")
+    assert res.exit_code == 8 and "oslo.messaging: git clone failed" in res.output, res.output
+    assert not (workspace / "oslo.messaging").exists() and not list(workspace.glob(".*.devenv-clone"))
+    assert {m["name"] for m in attach.load(workspace)} == {"nova"}
+
+
+def test_attach_to_a_guest_that_is_down_is_one_message(tmp_path: Path, run_cli) -> None:
+    """A closed port on 127.0.0.1: the master ends at once, the reader's own connection says why (exit 9)."""
+    from guestfix import _free_port
+
+    from devenv.host.guests import Guest, save
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    save(workspace, Guest(name="down", host="127.0.0.1", path="/opt/stack", port=_free_port()))
+    res = run_cli("devstack", "attach", "down", "--project", str(workspace), "--no-venv")
+    assert res.exit_code == 9, res.output
+    assert "Traceback" not in res.output and "127.0.0.1" in res.output
+    assert not list(workspace.iterdir())  # nothing cloned, nothing recorded

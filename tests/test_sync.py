@@ -282,20 +282,86 @@ def test_first_sync_manifest_is_exactly_what_the_guest_has(sync_project, sync_gu
     assert sync.sync(sync_project, sync_guest).changed == 0
 
 
-def test_first_sync_measures_the_clock_through_rsyncs_own_connection(sync_project, sync_guest, monkeypatch):
-    used: list[str] = []
-    real = sync._measure_skew
+def test_first_sync_reads_the_guest_clock_in_rsyncs_own_session(sync_project, sync_guest, monkeypatch):
+    """No ssh session of its own for the clock: the guest's shell prints it (date) before it starts rsync,
+    and the line is not part of rsync's stderr (nor of any message made from it)."""
+    from devenv.host import clock
 
-    def spy(guest, control_path, timeout=20.0):
-        used.append(control_path)
-        return real(guest, control_path, timeout)
+    def no_session(*args, **kw):
+        raise AssertionError("the clock was read over an ssh session of its own")
 
-    monkeypatch.setattr(sync, "_measure_skew", spy)
+    monkeypatch.setattr(sync, "_measure_skew", no_session)
+    monkeypatch.setattr(clock, "measure", no_session)
     result = sync.sync(sync_project, sync_guest)
-    assert result.skew is not None and abs(result.skew.seconds) < 2
-    if used:  # a tiny tree may be sent before the master serves: then the probe connects by itself
-        assert not Path(used[0]).parent.exists()  # the private socket folder is gone
+    assert result.skew is not None and abs(result.skew.seconds) <= result.skew.uncertainty + 0.5
+    assert 0 < result.skew.uncertainty < 10 and not result.skew.significant
     assert sync.last_sync(sync_project, "box")["skew"] is not None
+
+
+def test_a_guest_rsync_given_as_a_shell_command_has_its_clock_measured_by_itself(sync_project, real_guest,
+                                                                                 sync_remote, monkeypatch):
+    from syncfix import guest_for
+
+    from devenv.host import clock, rsync
+
+    measured: list[str] = []
+    real, real_over = clock.measure, sync._measure_skew
+    monkeypatch.setattr(clock, "measure", lambda guest, timeout=20.0: measured.append("direct") or real(guest))
+    monkeypatch.setattr(sync, "_measure_skew", lambda guest, path, timeout=20.0: measured.append("over rsync's ssh")
+                        or real_over(guest, path, timeout))
+    guest = guest_for(real_guest, sync_remote, rsync_path="cd / && rsync")
+    argv = rsync.argv(guest, str(sync_project), backup_dir="r", marker="r", clock=True)
+    assert "--rsync-path=cd / && rsync" in argv  # the user's command, as given
+    result = sync.sync(sync_project, guest)
+    assert result.skew is not None and len(measured) == 1, measured  # a session of its own (the old way)
+
+
+def test_the_clock_wrapper_runs_the_program_with_its_arguments_and_says_the_time_on_stderr():
+    """/bin/sh runs date, then execs the program with rsync's own arguments ("$0" "$@"): odd arguments
+    reach it unchanged, and read_clock takes the line out of stderr."""
+    import subprocess
+
+    from devenv.host import rsync
+
+    wrapped = rsync.clock_program("/usr/bin/env DEVENV_SYNC=m1 printenv")
+    assert wrapped.startswith("/bin/sh -c '") and wrapped.endswith(" /usr/bin/env DEVENV_SYNC=m1 printenv")
+    res = subprocess.run(["sh", "-c", f"{wrapped} DEVENV_SYNC"], capture_output=True, text=True, timeout=30)
+    assert res.stdout == "m1\n"
+    before, after = time.time(), None
+    guest_now, rest = rsync.read_clock(res.stderr + "rsync: some error\n")
+    after = time.time()
+    assert guest_now is not None and before - 60 < guest_now <= after and rest == "rsync: some error\n"
+    assert rsync.read_clock("rsync error\n") == (None, "rsync error\n")
+    assert rsync.read_clock(f"{rsync.CLOCK_TAG}%s.%N\nx\n") == (None, "x\n")  # a date without %N support
+    assert rsync.can_read_clock(None) and rsync.can_read_clock("/opt/bin/rsync")
+    assert not rsync.can_read_clock("sudo rsync")
+
+
+def test_a_long_first_sync_asks_about_a_hung_share_through_rsyncs_own_connection(sync_project, sync_guest,
+                                                                                 monkeypatch):
+    """The hang probe of a run that lasts goes through rsync's ssh (its master socket is up by then),
+    not through a connection of its own."""
+    from devenv.host import hangwatch
+
+    for i in range(3000):  # enough files for the run to outlast the first probe
+        (sync_project / "many" / f"d{i // 300}").mkdir(parents=True, exist_ok=True)
+        (sync_project / "many" / f"d{i // 300}" / f"f{i}.py").write_text(f"n = {i}\n")
+    monkeypatch.setattr(hangwatch, "FIRST_PROBE_AFTER", 0.05)
+    monkeypatch.setattr(hangwatch, "PROBE_EVERY", 0.05)
+    asked: list[tuple[str | None, bool]] = []
+    real = hangwatch._ask
+
+    def spy(guest, args, timeout, control_path):
+        asked.append((control_path, bool(control_path) and os.path.exists(control_path)))
+        return real(guest, args, timeout, control_path)
+
+    monkeypatch.setattr(hangwatch, "_ask", spy)
+    result = sync.sync(sync_project, sync_guest)
+    assert "many/d9/f2999.py" in result.created
+    assert asked, "the run ended before the first probe"
+    assert all(path is not None for path, _ in asked)
+    assert any(served for _, served in asked)  # answered over the master, not a handshake of its own
+    assert not Path(asked[0][0]).parent.exists()  # the private socket folder is gone
 
 
 def test_host_file_changed_after_rsync_listed_it_is_remembered_in_seconds_only(tmp_path):

@@ -203,7 +203,7 @@ def test_sync_on_a_live_guest_is_not_probed_and_leaves_no_marker_behind(sync_pro
     from devenv.host import hangwatch
 
     probed: list[str] = []
-    monkeypatch.setattr(hangwatch, "probe", lambda guest, deadline: probed.append(guest.name))
+    monkeypatch.setattr(hangwatch, "probe", lambda guest, deadline, *via: probed.append(guest.name))
     # the marker rides in the guest rsync's environment (env VAR=x rsync), never in its arguments
     argv = rsync.argv(guest_for(real_guest, sync_remote), str(sync_project), backup_dir="r1", marker="r1")
     assert "--rsync-path=/usr/bin/env DEVENV_SYNC=r1 rsync" in argv

@@ -102,9 +102,10 @@ def attach_cmd(name, repos, local_conf, no_venv, project, quiet, verbose, json_m
     rep = reporter(quiet, verbose, json_mode)
     workspace = _root(project)
     target = guests.load(workspace, name)
-    dev = reader.read(target, local_conf)
     try:
-        members = attach.attach(workspace, target, dev, tuple(repos))
+        with attach.connect(target) as master:  # one ssh handshake: the reader, the facts and the clones
+            dev = reader.read(target, local_conf, control_path=_master_socket(target, master))
+            members = attach.attach(workspace, target, dev, tuple(repos), master=master)
     finally:
         for m in attach.load(workspace):
             rep.line(f"  {m['name']:<18} {m['host']} <-> {target.name}:{m['guest_path']}")
@@ -116,6 +117,22 @@ def attach_cmd(name, repos, local_conf, no_venv, project, quiet, verbose, json_m
         rep.data["members"] = [{"name": m.name, "host": str(m.host), "guest_path": m.guest_path,
                                 "action": m.action, "detail": m.detail} for m in members]
         rep.emit_json()
+
+
+def _master_socket(target, master) -> str | None:
+    """The master's socket; None when it ended (the reader then connects itself and says why). A guest
+    that did not answer the master within ssh's connect timeout would make the reader wait as long again:
+    said at once."""
+    import time
+
+    from devenv.host import ssh
+
+    started = time.monotonic()
+    path = master.wait()
+    if path is None and time.monotonic() - started >= ssh.CONNECT_TIMEOUT - 0.5:
+        raise ssh.SshFailure(f"{target.describe()} did not answer within {ssh.CONNECT_TIMEOUT} s",
+                             "is the guest running and reachable? try: ssh " + target.destination, transient=True)
+    return path
 
 
 def _note(text: str) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 from devenv import fsutil, paths, proc
 from devenv.devstack.model import Devstack, Repo
 from devenv.errors import Conflict, DevenvError, UsageError
-from devenv.host import guests, ssh
+from devenv.host import guests, ssh, sshmaster
 from devenv.host.guests import Guest
 
 CLONE_TIMEOUT = 1800.0  # nova's history over a slow link
@@ -36,27 +36,35 @@ RECORD = "devstack-workspace.json"
 SKIPPED = ("devstack", "requirements")
 GUEST_OWNED = ("/.git",)  # the guest's .git is devstack's clone: sync the tree, never the host's clone over it
 # For each repo folder given: its origin URL and the mtimes (ns) of the files git has unchanged, as JSON.
+# The repos are read side by side (git waits on the disk more than on the CPU); --no-optional-locks: git
+# status never writes the guest repo's index (devstack's, maybe in use).
 _FACTS = r"""
-import json, os, subprocess, sys
+import json, os, subprocess, sys, threading
 facts = {}
-for path in sys.argv[1:]:
-    git = ["git", "-c", "safe.directory=" + path, "-C", path]
+def one(path):
+    git = ["git", "--no-optional-locks", "-c", "safe.directory=" + path, "-C", path]
     try:
         listed = subprocess.run(git + ["ls-files", "-z"], capture_output=True, timeout=60).stdout.split(b"\0")
         dirty = subprocess.run(git + ["status", "--porcelain", "-z", "--untracked-files=no"], capture_output=True,
                                timeout=60).stdout.split(b"\0")
         origin = subprocess.run(git + ["remote", "get-url", "origin"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
-        continue
+        return
     changed = {d[3:] for d in dirty if len(d) > 3}
     mtimes = {}
+    base = path.encode() + b"/"
     for rel in listed:
         if rel and rel not in changed:
             try:
-                mtimes[rel.decode("utf-8", "surrogateescape")] = os.lstat(os.path.join(path.encode(), rel)).st_mtime_ns
+                mtimes[rel.decode("utf-8", "surrogateescape")] = os.lstat(base + rel).st_mtime_ns
             except OSError:
                 pass
     facts[path] = {"origin": origin.stdout.strip() if origin.returncode == 0 else None, "mtimes": mtimes}
+threads = [threading.Thread(target=one, args=(p,)) for p in sys.argv[1:]]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
 print(json.dumps(facts))
 """
 
@@ -116,17 +124,20 @@ def guest_facts(guest: Guest, repos: list[Repo], control_path: str | None = None
 
 
 def _clone(guest: Guest, repo: Repo, host: Path, control_path: str | None = None,
-           facts: Callable[[], dict[str, dict]] | None = None) -> Member:
-    env = git_env(guest, control_path)
-    tmp = host.with_name(f".{host.name}.devenv-clone")
-    if tmp.exists():
-        import shutil
-
-        shutil.rmtree(tmp)  # an interrupted earlier attach: start that clone again
+           facts: Callable[[], dict[str, dict]] | None = None, master: sshmaster.Master | None = None) -> Member:
+    """master: the connection control_path belongs to. A clone that failed because it went down meanwhile
+    (a session dies with its master) is made again over a connection of its own."""
     import shutil
 
+    tmp = host.with_name(f".{host.name}.devenv-clone")
+    if tmp.exists():
+        shutil.rmtree(tmp)  # an interrupted earlier attach: start that clone again
     try:
-        return _clone_into(guest, repo, host, tmp, env, facts)
+        member = _clone_into(guest, repo, host, tmp, git_env(guest, control_path), facts)
+        if member.action == "refused" and control_path and master is not None and not master.alive():
+            shutil.rmtree(tmp, ignore_errors=True)
+            member = _clone_into(guest, repo, host, tmp, git_env(guest), facts)
+        return member
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # a failed or interrupted clone leaves nothing half-written
 
@@ -156,12 +167,14 @@ def _align_mtimes(mtimes: dict[str, int], host: Path) -> None:
     and reports none as a guest-side change. A file the guest changed keeps the clone's mtime, so the first
     sync keeps the guest's copy aside and reports it, as it should."""
     import os
+    import stat
 
+    base = f"{host}{os.sep}"
     for rel, ns in mtimes.items():
-        path = host / rel
+        path = base + rel
         try:
-            if path.is_file() and not path.is_symlink():
-                os.utime(path, ns=(ns, ns))
+            if stat.S_ISREG(os.lstat(path).st_mode):  # a regular file, not a symlink (nor what it points to)
+                os.utime(path, ns=(ns, ns), follow_symlinks=False)
         except OSError:
             continue
 
@@ -226,37 +239,48 @@ def _register(guest: Guest, member: Member) -> Member:
     return member
 
 
+def connect(guest: Guest) -> sshmaster.Master:
+    """The ssh master every ssh call of an attach goes through (reader, facts, clones, fetches): started
+    first, so that its handshake is the only one. Use it as a context manager; it ends with the attach."""
+    return sshmaster.Master(guest)
+
+
 def attach(workspace: Path, guest: Guest, dev: Devstack, names: tuple[str, ...] = (),
-           workers: int = 4) -> list[Member]:
+           workers: int = 8, master: sshmaster.Master | None = None) -> list[Member]:
     """Clone or adopt each wanted repo into workspace/<name> and register it; record the workspace.
-    Raises Conflict (after doing the rest) when a repo was refused."""
+    Raises Conflict (after doing the rest) when a repo was refused.
+    master: an ssh master (connect()) already up, e.g. the one the reader used; else one of its own.
+    The clones run side by side over it (one connection, one session each, no handshake each)."""
     repos = wanted(dev, names)
     if not repos:
         raise UsageError(f"devstack on {guest.name} has no cloned repo to attach yet",
                          "run stack.sh on the guest first, or name repos with --repo")
 
-    from devenv.host import sshmaster
-
-    master = sshmaster.Master(guest)
+    own = master is None
+    if master is None:
+        master = connect(guest)
     master.ensure()
+    path = master.wait()  # None: it could not connect; each call then connects itself (and says why)
     fresh = list(repos)  # a clone and an adopted checkout both take the guest's mtimes
     try:
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(repos))) + 1) as pool:  # clones overlap waits
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(repos)))) as pool, \
+                ThreadPoolExecutor(max_workers=1) as reading:
             # what the clones need from the guest, read once for all of them while they run
-            pending = pool.submit(guest_facts, guest, fresh, master.path) if fresh else None
+            pending = reading.submit(guest_facts, guest, fresh, path) if fresh else None
 
             def facts() -> dict[str, dict]:
                 return pending.result() if pending is not None else {}
 
             def one(repo: Repo) -> Member:
                 host = workspace / repo.name
-                member = _adopt(guest, repo, host, master.path, facts) if host.exists() else \
-                    _clone(guest, repo, host, master.path, facts)
+                member = _adopt(guest, repo, host, path, facts) if host.exists() else \
+                    _clone(guest, repo, host, path, facts, master)
                 return member if member.action == "refused" else _register(guest, member)
 
             members = list(pool.map(one, repos))
     finally:
-        master.close()
+        if own:
+            master.close()
     save(workspace, guest, [m for m in members if m.action != "refused"])
     refused = [m for m in members if m.action == "refused"]
     if refused:

@@ -1,7 +1,9 @@
 """Read a guest's devstack over ssh: local.conf first (works before stack.sh ran), then the venv and repos.
 
 Two bounded ssh round trips, each running guest_probe.py with `python3 -` (the guest needs nothing but
-python3, as for the share probes). The parsing happens here, on the host.
+python3, as for the share probes). The parsing happens here, on the host, in between: the second asks
+about the DEST and venv that local.conf names. Given an ssh master's socket (control_path, as attach
+passes), both ride on its connection and skip the handshake.
 """
 
 from __future__ import annotations
@@ -34,12 +36,12 @@ class Found:
     tried: tuple[str, ...]
 
 
-def probe(guest: Guest, args: list[str], *, timeout: float = TIMEOUT) -> Any:
+def probe(guest: Guest, args: list[str], *, timeout: float = TIMEOUT, control_path: str | None = None) -> Any:
     from devenv.host import ssh
 
     deadline = max(1.0, timeout - 2)
     res = ssh.run(guest, ["python3", "-", *args, "--deadline", f"{deadline:g}"],
-                  input=SCRIPT.read_text(encoding="utf-8"), timeout=timeout)
+                  input=SCRIPT.read_text(encoding="utf-8"), timeout=timeout, control_path=control_path)
     if res.returncode == 127 or "python3: not found" in res.stderr:
         raise GuestError(f"python3 is not installed on {guest.describe()}",
                          "install it in the guest (apt-get install python3); devenv reads devstack with it")
@@ -52,11 +54,12 @@ def probe(guest: Guest, args: list[str], *, timeout: float = TIMEOUT) -> Any:
                          f"try it by hand: ssh {guest.destination} ls /opt/stack") from None
 
 
-def find(guest: Guest, local_conf: str | None = None, *, timeout: float = TIMEOUT) -> Found:
+def find(guest: Guest, local_conf: str | None = None, *, timeout: float = TIMEOUT,
+         control_path: str | None = None) -> Found:
     """Locate devstack and parse its local.conf. Found.conf is None when the guest has no devstack;
     a devstack without a readable local.conf, or a malformed one, is a ConfigError."""
     args = ["find"] + (["--local-conf", local_conf] if local_conf else [])
-    raw = probe(guest, args, timeout=timeout)
+    raw = probe(guest, args, timeout=timeout, control_path=control_path)
     tried = tuple(raw.get("tried") or ())
     found = Found(raw.get("devstack_dir"), None, raw.get("owner"), dict(raw.get("gitrepo") or {}),
                   raw.get("uid"), tried)
@@ -82,19 +85,22 @@ def require(found: Found, guest: Guest) -> LocalConf:
     return found.conf
 
 
-def read(guest: Guest, local_conf: str | None = None, *, timeout: float = TIMEOUT) -> Devstack:
-    """Everything devenv knows about the guest's devstack. GuestError when there is none."""
-    return from_found(guest, find(guest, local_conf, timeout=timeout), timeout=timeout)
+def read(guest: Guest, local_conf: str | None = None, *, timeout: float = TIMEOUT,
+         control_path: str | None = None) -> Devstack:
+    """Everything devenv knows about the guest's devstack. GuestError when there is none.
+    control_path: an ssh master's socket (sshmaster.Master.wait()) both round trips go through."""
+    found = find(guest, local_conf, timeout=timeout, control_path=control_path)
+    return from_found(guest, found, timeout=timeout, control_path=control_path)
 
 
-def from_found(guest: Guest, found: Found, *, timeout: float = TIMEOUT) -> Devstack:
+def from_found(guest: Guest, found: Found, *, timeout: float = TIMEOUT, control_path: str | None = None) -> Devstack:
     """read(), given what find() said (one ssh round trip fewer)."""
     conf = require(found, guest)
     s = localconf.settings(conf, stack_user=found.owner or "stack")
     dest, venv = str(s["dest"]), str(s["venv"])
     planned = planned_repos(conf, found.gitrepo, dest, str(s["requirements_dir"]), guest.path)
     args = ["state", "--venv", venv, "--dest", dest] + [f"--repo={r.name}={r.path}" for r in planned.values()]
-    raw = probe(guest, args, timeout=timeout)
+    raw = probe(guest, args, timeout=timeout, control_path=control_path)
     repos = attach_state(planned, raw, dest, guest.path)
     services = tuple(dict.fromkeys(s for s in conf.enabled if s not in conf.disabled))
     return Devstack(conf, found.devstack_dir or posixpath.dirname(conf.path), dest, str(s["data_dir"]), venv,

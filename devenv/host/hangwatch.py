@@ -6,7 +6,8 @@ and the error reads like a network problem. So while an rsync run lasts longer t
 second ssh connection asks the guest to statvfs the destination with a deadline (the share probes'
 `alive`, which runs it in a killable child). A hung answer stops the local rsync at once, kills the
 guest's rsyncs of this run (found by the DEVENV_SYNC marker in their environment, see rsync.argv), and
-the caller says it is the share. A fast sync never pays for any of this.
+the caller says it is the share. A fast sync never pays for any of this, and a long one asks through
+rsync's own ssh connection when it serves one (probe_path), so without a handshake of its own.
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ class Hung:
 class Watch:
     """Started with the rsync child; `hung` is set (and the child killed) if the destination hangs."""
 
-    def __init__(self, guest: Guest, marker: str, io_timeout: float) -> None:
+    def __init__(self, guest: Guest, marker: str, io_timeout: float, probe_path: str | None = None) -> None:
         self.guest = guest
         self.marker = marker
+        self.probe_path = probe_path  # an ssh master socket (rsync's own); without it, a connection each
         # never wait longer than the run's own I/O timeout to look
         self.first = min(FIRST_PROBE_AFTER, io_timeout / 3)
         self.deadline = min(PROBE_DEADLINE, io_timeout / 3)
@@ -65,7 +67,7 @@ class Watch:
     def _loop(self, child: subprocess.Popen[str]) -> None:
         wait = self.first
         while not self._stop.wait(wait):
-            found = probe(self.guest, self.deadline)
+            found = probe(self.guest, self.deadline, self.probe_path)
             if found is not None and not self._stop.is_set():
                 self.hung = found
                 proc.kill_group(child)
@@ -73,19 +75,28 @@ class Watch:
             wait = PROBE_EVERY
 
 
-def probe(guest: Guest, deadline: float) -> Hung | None:
+def probe(guest: Guest, deadline: float, control_path: str | None = None) -> Hung | None:
     """Hung if the guest folder (or, before the first sync, the folder it will be made in) gives no
-    statvfs answer within `deadline`. Anything else (it answers, ssh fails) is left to rsync."""
-    from devenv.host import probe_runner
-
+    statvfs answer within `deadline`. Anything else (it answers, ssh fails) is left to rsync.
+    control_path: an ssh master socket to ask through; if it is gone, ssh connects by itself."""
     try:
-        out = probe_runner.run_guest(guest, ["alive", guest.path, "--timeout", f"{deadline:g}"],
-                                     timeout=deadline + 20)
+        out = _ask(guest, ["alive", guest.path, "--timeout", f"{deadline:g}"], deadline + 20, control_path)
     except DevenvError:
         return None  # cannot ask: rsync's own timeout and error say what is wrong
     if not isinstance(out, dict) or out.get("state") != "hung":
         return None
     return Hung(guest.path, str(out.get("mount_point") or ""), str(out.get("fstype") or ""), deadline)
+
+
+def _ask(guest: Guest, args: list[str], timeout: float, control_path: str | None) -> object:
+    """probe_runner.run_guest, through an ssh master when one is given."""
+    from devenv.host import probe_runner, ssh
+
+    if control_path is None:
+        return probe_runner.run_guest(guest, args, timeout=timeout)
+    res = ssh.run(guest, ["python3", "-", *args], input=probe_runner.SCRIPT.read_text(encoding="utf-8"),
+                  timeout=timeout, control_path=control_path)
+    return probe_runner._parse(res, f"on {guest.name}")
 
 
 def reap(guest: Guest, marker: str, deadline: float) -> tuple[int, int] | None:

@@ -55,6 +55,16 @@ class Run:
     items: list[Item] = field(default_factory=list)
     stderr: str = ""
     existing: list[str] = field(default_factory=list)  # skipped by --ignore-existing
+    clock: Clock | None = None  # the guest's clock, read in this run's own session (argv clock=True)
+
+
+class Clock(NamedTuple):
+    """The guest's clock as its shell read it just before starting rsync, and the host's clock around it:
+    at the run's start and when its first line came (or it ended), whichever was sooner."""
+
+    guest: float
+    before: float
+    after: float
 
 
 def argv(
@@ -71,12 +81,15 @@ def argv(
     marker: str | None = None,
     program: rsyncflavour.Rsync | None = None,
     master: str | None = None,
+    clock: bool = False,
 ) -> list[str]:
     """backup=False only with --ignore-existing (nothing on the guest is replaced, so nothing to keep).
     marker: put DEVENV_SYNC=<marker> in the guest rsync's environment, so a stuck one can be found.
     program: the host rsync (rsyncflavour.select); None selects it here.
     master: a socket path (in a private folder) where rsync's own ssh serves other ssh calls of the same
-    sync while it runs (the clock probe), so they skip a handshake; not with control_path."""
+    sync while it runs (the hang probe), so they skip a handshake; not with control_path.
+    clock: the guest's shell prints its clock on stderr before it starts rsync (see clock_program), so the
+    clock needs no ssh session of its own; run_once(clock=True) reads it."""
     program = program or rsyncflavour.select(remembered=guest.host_rsync)
     rsh = ssh.rsh(guest, control_path)
     if master and not control_path:
@@ -91,6 +104,8 @@ def argv(
     if exclude_from:
         args.append(f"--exclude-from={exclude_from}")
     remote = remote_program(guest.rsync_path, marker)
+    if clock and can_read_clock(guest.rsync_path):
+        remote = clock_program(remote or "rsync")
     if remote:
         args.append(f"--rsync-path={remote}")
     return [*args, *extra, src.rstrip("/") + "/", f"{guest.destination}:{guest.path.rstrip('/')}/"]
@@ -108,16 +123,48 @@ def remote_program(rsync_path: str | None, marker: str | None) -> str | None:
     return f"/usr/bin/env DEVENV_SYNC={marker} {rsync_path or 'rsync'}"  # a path: the guest's PATH may be odd
 
 
+CLOCK_TAG = "DEVENV_GUEST_CLOCK="
+# The login shell may be any (sh, bash, csh, fish): it only sees a single-quoted word for /bin/sh, which runs
+# date, then execs the program and rsync's own arguments ("$0" "$@"), so nothing else is quoted for it.
+_CLOCK_SH = f"date +{CLOCK_TAG}%s.%N >&2; exec \"$0\" \"$@\""
+
+
+def can_read_clock(rsync_path: str | None) -> bool:
+    """A plain program can be wrapped; a shell command the user gave (`sudo rsync`) is left as it is."""
+    return not rsync_path or bool(_PLAIN_PROGRAM.fullmatch(rsync_path))
+
+
+def clock_program(remote: str) -> str:
+    """remote (a program and NAME=VALUE words, never shell syntax) started by /bin/sh after `date`."""
+    return f"/bin/sh -c {shlex.quote(_CLOCK_SH)} {remote}"
+
+
+def read_clock(stderr: str) -> tuple[float | None, str]:
+    """The guest's clock line from a run's stderr, and the stderr without it."""
+    head, tag, rest = stderr.partition(CLOCK_TAG)
+    if not tag:
+        return None, stderr
+    value, _, tail = rest.partition("\n")
+    try:
+        return float(value), head + tail
+    except ValueError:
+        return None, head + tail
+
+
 def run_once(
     guest: Guest, args: list[str], *, input: str | None = None, on_item: Callable[[Item], None] | None = None,
     marker: str | None = None, io_timeout: float = IO_TIMEOUT, times: HostTimes | None = None,
+    probe_path: str | None = None, clock: bool = False,
 ) -> Run:
     """One rsync run; its itemized lines are parsed (and on_item called) while it runs.
     times: read the nanosecond mtime of every file sent, as it is listed (see HostTimes).
+    probe_path: an ssh master socket the hang probe goes through (rsync's own, see argv's master).
+    clock: argv was given clock=True; Run.clock is the guest's clock line, if its shell printed one.
     Raises RsyncFailure (a GuestError with .transient) when it failed, ShareHung when the guest folder's
     share stopped answering (marker: the one given to argv, to kill the guest's side)."""
     parser = Parser(on_item, times)
-    watch = hangwatch.Watch(guest, marker, io_timeout) if marker else None
+    watch = hangwatch.Watch(guest, marker, io_timeout, probe_path) if marker else None
+    before = time.time()
     try:
         res = proc.run_lines(args, parser.feed, timeout=RUN_TIMEOUT, input=input, env=_env(), what="rsync",
                              on_start=watch.start if watch else None)
@@ -125,10 +172,16 @@ def run_once(
         hung = watch.stop() if watch else None
         if times is not None:
             times.close()
+    guest_now, stderr = read_clock(res.stderr) if clock else (None, res.stderr)
+    if clock:
+        res = proc.Result(res.args, res.returncode, res.stdout, stderr)
     if hung is not None:
         raise share_hung(guest, hung, parser.items)
     if res.ok:
-        return Run(parser.items, res.stderr, parser.existing)
+        # the first line came after the guest's shell read its clock (its rsync had started by then)
+        after = parser.first_line if parser.first_line is not None else time.time()
+        seen = Clock(guest_now, before, after) if guest_now is not None else None
+        return Run(parser.items, res.stderr, parser.existing, seen)
     raise failure(guest, res, parser.items)
 
 
@@ -203,6 +256,7 @@ class Parser:
         self.on_item = on_item
         self.times = times
         self.stamps: dict[str, int] = {}  # many files share a second: strptime once per distinct stamp
+        self.first_line: float | None = None  # time.time() of the first line (the first takes the general path)
         self.feed: Callable[[str], None] = self._feed_fast if times is not None else self._feed
 
     def _feed_fast(self, line: str) -> None:
@@ -236,6 +290,8 @@ class Parser:
         return None
 
     def _feed(self, line: str) -> None:
+        if self.first_line is None:
+            self.first_line = time.time()
         parts = line.split("\t", 3)
         if len(parts) != 4 or not parts[1].isdigit():
             if line.endswith(" exists"):
