@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import vscode_ext
 
 from devenv.host import guests
 
@@ -55,7 +56,7 @@ def guest_origin(fake_devstack):
 
 def test_attach_clones_the_guests_branch_and_registers_each_repo(workspace: Path, fake_devstack, guest_branch,
                                                                  guest_origin, run_cli) -> None:
-    res = run_cli("devstack", "attach", "vm", "--project", str(workspace))
+    res = run_cli("devstack", "attach", "vm", "--project", str(workspace), "--ide", "pycharm,vscode")
     assert res.exit_code == 0, res.output
     nova, msg = workspace / "nova", workspace / "oslo.messaging"
     assert not (workspace / "requirements").exists()  # not run from source
@@ -76,8 +77,15 @@ def test_attach_clones_the_guests_branch_and_registers_each_repo(workspace: Path
                                     str(msg / "oslo_messaging" / "__init__.py")]
     modules = (workspace / ".idea" / "modules.xml").read_text()
     assert modules.count("<module ") == 2
-    again = run_cli("devstack", "attach", "vm", "--project", str(workspace), "-v")
+    # and one VS Code window: every repo a folder, each repo's tests on the shared venv
+    code = vscode_ext.read_jsonc(workspace / f"{workspace.name}.code-workspace")
+    assert code["folders"] == [{"path": "nova"}, {"path": "oslo.messaging"}]
+    assert vscode_ext.settings(msg)["python.defaultInterpreterPath"] == str(py)
+    assert vscode_ext.interpreter(nova) == str(py)
+    assert "devenv guest ssh-config vm" in res.output  # how Remote-SSH would open the guest's trees
+    again = run_cli("devstack", "attach", "vm", "--project", str(workspace), "-v")  # the IDEs are remembered
     assert again.exit_code == 0 and "nova: in-sync" in again.output, again.output
+    assert "vscode" in again.output
 
     # an edit on the host reaches the guest's tree with the registered target
     (nova / "nova" / "edited.py").write_text("X = 1\n")

@@ -9,6 +9,7 @@ import click
 
 from devenv.cli.guest_cmds import _project, _root
 from devenv.cli.options import Seconds, output_options, reporter
+from devenv.cli.venv_cmds import _check_ide
 
 
 @click.group("devstack")
@@ -83,10 +84,14 @@ def _repo_line(repo) -> str:
                    "LIBS_FROM_GIT).")
 @click.option("--local-conf", metavar="PATH", help="The guest's local.conf (default: devstack's usual places).")
 @click.option("--no-venv", is_flag=True,
-              help="Only the checkouts and the sync targets: no host venv, no PyCharm window.")
+              help="Only the checkouts and the sync targets: no host venv, no IDE window.")
+@click.option("--ide", "ide_choice", metavar="pycharm|vscode|pycharm,vscode", callback=_check_ide,
+              help="The IDE window(s) over every repo: PyCharm's .idea/ and/or VS Code's .code-workspace "
+                   "(remembered for the workspace; default: as remembered, else the IDE folders found, else "
+                   "PyCharm).")
 @_project
 @output_options
-def attach_cmd(name, repos, local_conf, no_venv, project, quiet, verbose, json_mode):
+def attach_cmd(name, repos, local_conf, no_venv, ide_choice, project, quiet, verbose, json_mode):
     """Check out on the host every repo the guest's devstack runs from source, and register each as a sync
     target of GUEST (run it in the folder where `devenv guest add GUEST ...` registered the guest).
 
@@ -112,7 +117,7 @@ def attach_cmd(name, repos, local_conf, no_venv, project, quiet, verbose, json_m
     for m in members:
         rep.detail(f"  {m.name}: {m.action} {m.detail}")
     if not no_venv:
-        rep.data["venv"] = _workspace_venv(workspace, members, rep)
+        rep.data["venv"] = _workspace_venv(workspace, members, rep, ide_choice, target, dev)
     if json_mode:
         rep.data["members"] = [{"name": m.name, "host": str(m.host), "guest_path": m.guest_path,
                                 "action": m.action, "detail": m.detail} for m in members]
@@ -259,11 +264,12 @@ def run(name, service, no_sync, allow_reclone, timeout, project):
         ctx.exit(1)
 
 
-def _workspace_venv(workspace, members, rep) -> dict:
+def _workspace_venv(workspace, members, rep, ide_choice, target, dev) -> dict:
     """The host venv of the workspace: the main repo's (nova when attached, else the first), with the others
-    editable (crossrepo.py, devstack's LIBS_FROM_GIT on the host), then one PyCharm window at the workspace."""
-    from devenv import crossrepo, project, venv
-    from devenv.ide import workspace as ide_workspace
+    editable (crossrepo.py, devstack's LIBS_FROM_GIT on the host), then one IDE window at the workspace:
+    PyCharm's .idea/ and/or VS Code's <workspace>.code-workspace (each repo's own .vscode/)."""
+    from devenv import crossrepo, idechoice, project, venv
+    from devenv.errors import DevenvError
 
     roots = [m.host for m in members if (m.host / "setup.py").exists() or (m.host / "pyproject.toml").exists()]
     if not roots:
@@ -272,10 +278,48 @@ def _workspace_venv(workspace, members, rep) -> dict:
     others = [r for r in roots if r != main]
     outcome = crossrepo.ensure(main, others, venv.Options(), rep)
     projects = [project.load(main), *[project.load(r) for r in others]]
-    with rep.phase("ide") as info:
-        result = ide_workspace.apply(workspace, projects, main / ".venv", rep)
-        info["result"] = result.summary()
-    return {"main": str(main), "others": [str(r) for r in others], "action": outcome.action}
+    ides = idechoice.resolve(workspace, ide_choice)
+    pending: list[DevenvError] = []
+    for name in ides:
+        with rep.phase("ide" if name == "pycharm" else name) as info:
+            try:
+                if name == "pycharm":
+                    from devenv.ide import workspace as ide_workspace
+
+                    result = ide_workspace.apply(workspace, projects, main / ".venv", rep)
+                else:
+                    from devenv.vscode import workspace as vscode_workspace
+
+                    result = vscode_workspace.apply(workspace, projects, main / ".venv", rep, main=projects[0])
+                info["result"] = result.summary()
+            except DevenvError as exc:
+                pending.append(exc)
+    if "vscode" in ides:
+        _remote_window(target, dev, [m for m in members if m.host in roots], rep)
+    if pending:
+        raise pending[0]
+    return {"main": str(main), "others": [str(r) for r in others], "action": outcome.action, "ides": list(ides)}
+
+
+def _remote_window(target, dev, members, rep) -> None:
+    """How VS Code's Remote-SSH opens the guest's trees, and how that window gets the same setup."""
+    import shlex
+
+    from devenv.errors import DevenvError
+    from devenv.host import sshconfig
+
+    try:
+        known = sshconfig.find(target.name) is not None
+    except DevenvError:
+        known = False
+    if not known:
+        rep.line(f"  hint: `devenv guest ssh-config {target.name}` lets VS Code's Remote-SSH open the guest's "
+                 "repos by name")
+        return
+    for m in members[:1]:
+        rep.line(f"  open {m.name} on the guest: {shlex.join(sshconfig.open_command(target, m.guest_path))}")
+        rep.line(f"    there, `devenv ide --ide vscode --venv {shlex.quote(dev.venv)} {shlex.quote(m.guest_path)}` "
+                 "sets that window up with devstack's venv")
 
 
 COMMANDS: list[click.Command] = [devstack]
