@@ -119,3 +119,38 @@ def test_systemctl_stand_in(fake_devstack):
     assert missing.returncode == 4 and missing.stderr.strip() == "Unit devstack@x.service could not be found."
     assert sc("start", "devstack@x").returncode == 5 and sc("cat", "devstack@x").returncode == 1
     assert sc("show", "devstack@x", "-p", "LoadState", "--value").stdout == "not-found\n"
+
+
+def test_a_running_watch_stops_when_reclone_is_turned_on(fake_devstack, devstack_home_link, devstack_conf,
+                                                         synced_dir, tmp_path):
+    """RECLONE=True set after the watch started (then stack.sh would wipe what it sends): the watch reads
+    local.conf again every DEVENV_RECLONE_RECHECK seconds and stops with the guard's message (exit 9)."""
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    from syncfix import wait_until
+
+    devstack_conf(reclone="False")
+    guard.forget()
+    root = _project(tmp_path, fake_devstack.guest(synced_dir))
+    child = subprocess.Popen([sys.executable, "-m", "devenv", "sync", "box", "--watch", "--project", str(root)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "DEVENV_RECLONE_RECHECK": "1"})
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(child.stdout.readline, "")), daemon=True)
+    reader.start()
+    try:
+        assert wait_until(lambda: any("watching for changes" in ln for ln in lines), timeout=60), lines
+        assert child.poll() is None  # RECLONE=False: it keeps watching
+        devstack_conf(reclone="True")
+        child.wait(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    reader.join(timeout=5)
+    err = child.stderr.read()
+    assert child.returncode == 9, "".join(lines) + err
+    assert "the watch stopped" in err and "RECLONE=True" in err and "Traceback" not in err

@@ -286,12 +286,12 @@ def _workspace_venv(workspace, members, rep, ide_choice, target, dev) -> dict:
                 if name == "pycharm":
                     from devenv.ide import workspace as ide_workspace
 
-                    result = ide_workspace.apply(workspace, projects, main / ".venv", rep)
+                    info["result"] = ide_workspace.apply(workspace, projects, main / ".venv", rep).summary()
                 else:
                     from devenv.vscode import workspace as vscode_workspace
 
-                    result = vscode_workspace.apply(workspace, projects, main / ".venv", rep, main=projects[0])
-                info["result"] = result.summary()
+                    info["result"] = vscode_workspace.apply(workspace, projects, main / ".venv", rep,
+                                                            main=projects[0]).summary()
             except DevenvError as exc:
                 pending.append(exc)
     if "vscode" in ides:

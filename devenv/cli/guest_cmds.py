@@ -233,7 +233,7 @@ def sync_cmd(name, watch, all_repos, dry_run, delete, verify, excludes, rsync_pr
                        timeout=timeout, rsync=rsync_program)
     conflicts = False
     if watch:
-        syncreport.run_watch(root, target, opts, rep)
+        syncreport.run_watch(root, target, opts, rep, _recheck([target], allow_reclone, rep))
     else:
         conflicts = bool(syncreport.run_sync(root, target, opts, rep).conflicts)
     if json_mode:
@@ -261,7 +261,7 @@ def _sync_all(workspace, name, opts, watch: bool, allow_reclone: bool, rep, json
     for _, target in targets:
         _reclone_guard(target, allow_reclone, rep)
     if watch:
-        syncreport.run_watch_all(targets, opts, rep)
+        syncreport.run_watch_all(targets, opts, rep, _recheck([t for _, t in targets], allow_reclone, rep))
         if json_mode:
             rep.emit_json()
         return
@@ -291,6 +291,26 @@ def _reclone_guard(target, allow: bool, rep) -> None:
     hazard = guard.check(target, allow=allow)
     if hazard is not None:
         rep.warn(f"{hazard.message} (syncing anyway: {guard.OVERRIDE})")
+
+
+def _recheck(targets, allow: bool, rep):
+    """For a running watch: local.conf read again now and then (a RECLONE=True set after the watch started
+    would have the next stack.sh wipe what it sends); the watch stops, saying why, unless --allow-reclone."""
+    from devenv.devstack import guard
+
+    def check() -> None:
+        guard.forget()
+        for target in targets:
+            try:
+                guard.check(target, allow=allow)
+            except guard.RecloneHazard as exc:
+                exc.message = f"the watch stopped: {exc.message}"
+                exc.hint = f"{exc.hint}; then start the watch again (it sends what was saved meanwhile)"
+                raise
+
+    if allow:
+        return None  # told once at the start; nothing would be refused later either
+    return check
 
 
 COMMANDS: list[click.Command] = [guest, sync_cmd]

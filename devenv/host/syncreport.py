@@ -4,6 +4,7 @@ clock skew, and the watch loop's running log and final summary."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 from devenv.host import clock
@@ -47,11 +48,13 @@ def report(result: SyncResult, rep: Reporter, opts: SyncOptions) -> None:
     rep.data["sync"] = result.to_json()
 
 
-def run_watch(root: Path, guest: Guest, opts: SyncOptions, rep: Reporter) -> None:
-    run_watch_all([(root, guest)], opts, rep)
+def run_watch(root: Path, guest: Guest, opts: SyncOptions, rep: Reporter,
+              recheck: Callable[[], None] | None = None) -> None:
+    run_watch_all([(root, guest)], opts, rep, recheck)
 
 
-def run_watch_all(targets: list[tuple[Path, Guest]], opts: SyncOptions, rep: Reporter) -> None:
+def run_watch_all(targets: list[tuple[Path, Guest]], opts: SyncOptions, rep: Reporter,
+                  recheck: Callable[[], None] | None = None) -> None:
     """`sync --watch` (one target) and `sync --all --watch` (a workspace): a full sync of each, then every
     change as it is saved, through one file watch."""
     from devenv.host import watch
@@ -71,7 +74,8 @@ def run_watch_all(targets: list[tuple[Path, Guest]], opts: SyncOptions, rep: Rep
             run_sync(root, guest, dataclasses.replace(opts, excludes=(*guest.excludes, *opts.excludes)), rep)
         rep.line("watching for changes (Ctrl-C stops)")
 
-    summary = watch.watch_all(targets, opts, on_flush=flushed, on_wait=waiting, on_ready=ready)
+    summary = watch.watch_all(targets, opts, on_flush=flushed, on_wait=waiting, on_ready=ready,
+                              on_tick=_every(recheck) if recheck else None)
     rep.line(f"stopped after {summary.seconds:.0f}s: {summary.flushes} update(s), {summary.sent} file(s) sent, "
              f"{summary.deleted} deleted, {summary.conflicts} conflict(s)")
     if summary.kept_on_guest:
@@ -81,3 +85,27 @@ def run_watch_all(targets: list[tuple[Path, Guest]], opts: SyncOptions, rep: Rep
         again = f"devenv sync {targets[0][1].name}" if len(targets) == 1 else "devenv sync --all"
         rep.warn(f"{len(summary.pending)} change(s) were not sent (guest unreachable); run: {again}")
     rep.data["watch"] = summary.__dict__
+
+
+def recheck_interval() -> float:
+    """How often a running watch reads the guest's local.conf again (DEVENV_RECLONE_RECHECK seconds)."""
+    import os
+
+    try:
+        return max(0.5, float(os.environ.get("DEVENV_RECLONE_RECHECK", "60")))
+    except ValueError:
+        return 60.0
+
+
+def _every(fn: Callable[[], None]) -> Callable[[], None]:
+    """fn at most once per recheck_interval(): a watch runs for hours, and local.conf is edited meanwhile."""
+    import time
+
+    interval, last = recheck_interval(), [time.monotonic()]
+
+    def tick() -> None:
+        if time.monotonic() - last[0] >= interval:
+            last[0] = time.monotonic()
+            fn()
+
+    return tick

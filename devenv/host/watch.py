@@ -47,6 +47,7 @@ def watch(
     on_wait: Callable[[str, float, int], None] | None = None,
     on_ready: Callable[[], None] | None = None,
     summary: WatchSummary | None = None,
+    on_tick: Callable[[], None] | None = None,
 ) -> WatchSummary:
     """Watch until `stop` is set or Ctrl-C; returns what was done. Permanent guest errors raise.
 
@@ -54,7 +55,7 @@ def watch(
     during it is seen by the watch and sent next). `summary` may be passed in to follow it live.
     """
     return watch_all([(Path(project_root), guest)], opts, stop=stop, on_flush=on_flush, on_wait=on_wait,
-                     on_ready=on_ready, summary=summary)
+                     on_ready=on_ready, summary=summary, on_tick=on_tick)
 
 
 @dataclass
@@ -77,10 +78,13 @@ def watch_all(
     on_wait: Callable[[str, float, int], None] | None = None,
     on_ready: Callable[[], None] | None = None,
     summary: WatchSummary | None = None,
+    on_tick: Callable[[], None] | None = None,
 ) -> WatchSummary:
     """watch() for several trees at once (`sync --all --watch`, a devstack workspace): ONE file watch over
     every root and one ssh master per guest, so a save costs the same whatever the number of repos; only
-    the trees that changed are flushed, each with its own pending set, backoff and conflict protection."""
+    the trees that changed are flushed, each with its own pending set, backoff and conflict protection.
+    on_tick runs after each round of flushes (at least every rust_timeout, 0.5 s); what it raises stops the
+    watch (the RECLONE recheck of sync --watch)."""
     import watchfiles
 
     masters: dict[str, sshmaster.Master] = {}
@@ -126,6 +130,8 @@ def watch_all(
                     t.pending.update(_expand(t.root, path, t.excluded))
             for t in items:
                 _flush(t, masters, summary, on_flush, on_wait)
+            if on_tick:
+                on_tick()
     except KeyboardInterrupt:
         pass  # Ctrl-C while a flush ran: proc.run already stopped rsync; the summary says what is pending
     finally:
