@@ -301,17 +301,19 @@ def _setup_py_uses_pbr(path: Path) -> bool:
 
 
 def _console_scripts_cfg(parser: configparser.RawConfigParser | None, unresolved: list[str]) -> dict[str, str]:
-    raw = _cfg(parser, "entry_points", "console_scripts")
+    """pbr's [entry_points] and setuptools' declarative [options.entry_points] (either may be used)."""
     out: dict[str, str] = {}
-    for line in (raw or "").splitlines():
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        if "=" not in line:
-            unresolved.append(f"setup.cfg [entry_points] console_scripts: cannot read {line!r}")
-            continue
-        name, target = (x.strip() for x in line.split("=", 1))
-        out[name] = target
+    for section in ("options.entry_points", "entry_points"):
+        raw = _cfg(parser, section, "console_scripts")
+        for line in (raw or "").splitlines():
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            if "=" not in line:
+                unresolved.append(f"setup.cfg [{section}] console_scripts: cannot read {line!r}")
+                continue
+            name, target = (x.strip() for x in line.split("=", 1))
+            out[name] = target
     return out
 
 

@@ -71,6 +71,18 @@ def test_setup_cfg_only_project(tmp_path: Path) -> None:
     assert (model.runner.kind, model.runner.test_path) == ("stestr", "oldpkg/tests")  # from .stestr.conf alone
 
 
+def test_setup_cfg_declarative_entry_points(tmp_path: Path) -> None:
+    """setuptools' [options.entry_points] (no pbr) gives console scripts too."""
+    root = tmp_path / "decl"
+    (root / "declpkg").mkdir(parents=True)
+    (root / "declpkg" / "__init__.py").write_text("")
+    (root / "setup.py").write_text("import setuptools\nsetuptools.setup()\n")
+    (root / "setup.cfg").write_text("[metadata]\nname = declpkg\n\n[options]\npackages = find:\n\n"
+                                    "[options.entry_points]\nconsole_scripts =\n    decl-api = declpkg.cmd:main\n"
+                                    "    decl-manage = declpkg.manage:main  # the admin tool\n")
+    assert project.load(root).console_scripts == {"decl-api": "declpkg.cmd:main", "decl-manage": "declpkg.manage:main"}
+
+
 @pytest.mark.network
 def test_plain_project_venv_gets_its_runner_and_rebuilds_on_removal(tmp_path: Path, run_cli) -> None:
     root = plain(tmp_path)
