@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from devenv import venvlayout
 from devenv.ide import runconfigs
 
 if TYPE_CHECKING:
@@ -50,9 +51,9 @@ class Plan:
 def interpreter_setting(project: Project, venv: Path) -> str:
     """The project's own .venv relative to the folder (survives moving the checkout); else absolute."""
     try:
-        rel = (venv / "bin" / "python").relative_to(project.root)
+        rel = venvlayout.python(venv).relative_to(project.root)
     except ValueError:
-        return str(venv / "bin" / "python")
+        return str(venvlayout.python(venv))
     return "${workspaceFolder}/" + rel.as_posix()
 
 
@@ -186,7 +187,7 @@ def launch(project: Project, venv: Path) -> tuple[dict[str, Any], ...]:
     for name in sorted(project.console_scripts):
         out.append(_gevent(project, {
             "name": name, "type": "debugpy", "request": "launch",
-            "program": _venv_path(project, venv, "bin", name), "args": [],
+            "program": _venv_path(project, venv, venvlayout.scripts_dir(venv).name, name), "args": [],
             "console": "integratedTerminal", "justMyCode": False, "envFile": env_file + RUN_ENV,
         }))
     if project.unit_env.runner.kind:
