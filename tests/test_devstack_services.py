@@ -297,3 +297,54 @@ def test_a_lost_connection_leaves_the_record_and_the_next_call_starts_the_unit(b
     assert not _alive_on_guest(box, info["pid"])  # the orphaned foreground copy was ended first
     r = run_cli("devstack", "services", "stack", "--project", str(root))
     assert "was stopped by" not in r.output  # said once
+
+
+def test_in_a_real_terminal_ctrl_c_reaches_the_remote_command_through_ssh_t(box, project):
+    """devenv in a pseudo-terminal, as a user runs it: ssh -t puts the terminal in raw mode, so Ctrl-C is the
+    byte 0x03 sent to the guest's pty, whose line discipline gives the remote command SIGINT (devenv itself
+    gets no signal); the remote command ends and the unit is started again."""
+    import pty
+    import select
+
+    root, _target = project
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: devenv on the terminal's slave side
+        os.chdir(REPO)
+        os.execv(sys.executable, [sys.executable, "-m", "devenv", "devstack", "run", "stack", "demo", "--no-sync",
+                                  "--project", str(root)])
+    out = b""
+
+    def read_until(marker: bytes, timeout: float = 60) -> bool:
+        nonlocal out
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and marker not in out:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    return marker in out
+                if not chunk:
+                    break
+                out += chunk
+        return marker in out
+
+    try:
+        assert read_until(b"DEMO "), out.decode(errors="replace")
+        info = json.loads(out.split(b"DEMO ", 1)[1].split(b"\n", 1)[0].strip().decode())
+        assert _alive_on_guest(box, info["pid"])
+        os.write(fd, b"\x03")  # Ctrl-C typed in the terminal
+        assert read_until(b"started again"), out.decode(errors="replace")
+        _, status = os.waitpid(pid, 0)
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(fd)
+    text = out.decode(errors="replace")
+    assert "demo: got signal 2" in text, text  # SIGINT from the guest's pty, not from devenv's _interrupt
+    assert "interrupted: sending SIGINT" not in text
+    assert not _alive_on_guest(box, info["pid"])
+    assert _active(box, "demo") and _records() == {}
