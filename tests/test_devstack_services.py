@@ -348,3 +348,20 @@ def test_in_a_real_terminal_ctrl_c_reaches_the_remote_command_through_ssh_t(box,
     assert "interrupted: sending SIGINT" not in text
     assert not _alive_on_guest(box, info["pid"])
     assert _active(box, "demo") and _records() == {}
+
+
+def test_a_group_the_user_lacks_is_said_before_the_unit_is_stopped(box, project, run_cli):
+    """Group=root for the stack user: `sg root` would ask for a password; nothing is stopped (exit 9)."""
+    root, _target = project
+    unit = box.units / "devstack@lonely.service"
+    unit.write_text((box.units / "devstack@demo.service").read_text()
+                    .replace(f"Group = {box.service_group}", "Group = root").replace("--name demo", "--name lonely"))
+    try:
+        ssh.run(box.stack_guest(), ["systemctl", "start", "devstack@lonely"], timeout=20)
+        r = run_cli("devstack", "run", "stack", "lonely", "--no-sync", "--project", str(root))
+        assert r.exit_code == 9, r.output
+        assert "Group=root" in r.output and "not a member" in r.output and "usermod -aG root" in r.output
+        assert _active(box, "lonely") and _records() == {}
+    finally:
+        ssh.run(box.stack_guest(), ["systemctl", "stop", "devstack@lonely"], timeout=20)
+        unit.unlink()

@@ -76,6 +76,7 @@ def run(guest: Guest, unit: Unit, ssh_user: str, note: Note, *, tty: bool | None
     """Stop the unit, run it in the foreground until it ends (or Ctrl-C), start the unit again."""
     as_root = ssh_user == "root"
     tty = sys.stdin.isatty() and sys.stdout.isatty() if tty is None else tty
+    _check_group(guest, unit)  # before anything is stopped
     pgid_path = pgid_file(ssh_user, unit.name)
     rec = runrecord.add(guest, unit.name, pgid_path, ssh_user)  # before the stop: never stopped silently
     try:
@@ -104,6 +105,25 @@ def run(guest: Guest, unit: Unit, ssh_user: str, note: Note, *, tty: bool | None
     with _sigint_ignored():
         restarted = _restore(guest, rec, note, lost=lost, as_root=as_root)
     return Outcome(unit.name, code, interrupted, lost, restarted)
+
+
+def _check_group(guest: Guest, unit: Unit) -> None:
+    """`sg GROUP` for a user who is not a member asks for the group's password (on the terminal, or fails
+    without one): say so before the unit is stopped. root needs no membership."""
+    user = unit.user or "root"
+    if not unit.group or user == "root":
+        return
+    res = ssh.run(guest, ["id", "-nG", "--", user], timeout=20)
+    if not res.ok:
+        return  # id cannot tell (an odd guest): sg says what it thinks
+    if unit.group not in res.stdout.split():
+        from devenv.errors import GuestError
+
+        raise GuestError(f"{unit.unit} runs with Group={unit.group}, but {user} is not a member of it on "
+                         f"{guest.name}: `sg {unit.group}` would ask for the group's password; the unit was left "
+                         "as it is",
+                         f"on the guest: sudo usermod -aG {unit.group} {user} (devstack does this for libvirt), "
+                         "then run it again")
 
 
 def _start(guest: Guest, argv: list[str], tty: bool) -> subprocess.Popen[bytes]:
