@@ -154,3 +154,20 @@ def test_a_running_watch_stops_when_reclone_is_turned_on(fake_devstack, devstack
     err = child.stderr.read()
     assert child.returncode == 9, "".join(lines) + err
     assert "the watch stopped" in err and "RECLONE=True" in err and "Traceback" not in err
+
+
+def test_an_old_style_localrc_wins_over_local_conf(fake_devstack, devstack_home_link, devstack_conf, synced_dir):
+    """stackrc sources $RC_DIR/localrc when it exists, and local.conf's [[local|localrc]] only when it does not:
+    the guard reads the one devstack reads."""
+    devstack_conf(reclone="False")
+    legacy = fake_devstack.local_conf.parent / "localrc"
+    legacy.write_text("# old-style settings\nDEST=" + str(fake_devstack.dest) + "\nRECLONE=True\n")
+    try:
+        guard.forget()
+        with pytest.raises(guard.RecloneHazard) as err:
+            guard.check(fake_devstack.guest(synced_dir))
+        assert "devstack/localrc line 3" in err.value.message
+    finally:
+        legacy.unlink()
+        guard.forget()
+    assert guard.check(fake_devstack.guest(synced_dir)) is None  # back to local.conf's RECLONE=False

@@ -104,3 +104,13 @@ def test_malformed_is_one_config_error_naming_the_line(text, line, words):
 def test_unknown_reference_is_unreadable_not_empty():
     conf = localconf.parse("[[local|localrc]]\nA=$NOPE/x\nB=${NOPE:-fallback}\n", "l")
     assert "A" in conf.unknown and "A" not in conf.values and conf.values["B"] == "fallback"
+
+
+def test_an_old_style_localrc_is_all_settings():
+    from devenv.devstack import localconf
+
+    conf = localconf.parse("# mine\nDEST=/srv/stack\nRECLONE=yes\nLIBS_FROM_GIT=oslo.messaging\n",
+                           "/home/stack/devstack/localrc", bare=True)
+    s = localconf.settings(conf)
+    assert s["dest"] == "/srv/stack" and s["reclone"] is True
+    assert conf.where("RECLONE") == "/home/stack/devstack/localrc line 3"

@@ -8,7 +8,8 @@ which also ends a read blocked on a hung FUSE or NFS share) and the host's ssh t
 
 Commands (one JSON object on stdout):
   find [--local-conf PATH] [--deadline S]
-        -> {"local_conf", "text", "devstack_dir", "owner", "tried", "error", "gitrepo", "uid"}
+        -> {"local_conf", "text", "devstack_dir", "owner", "tried", "error", "gitrepo", "uid",
+            "localrc", "localrc_text" (an old-style localrc file, when there is one)}
            where the devstack checkout is: PATH, else /opt/stack/devstack, ~stack/devstack, ~/devstack
   state --venv DIR --dest DIR [--repo NAME=PATH ...] [--deadline S]
         -> {"venv": bool, "editables": [{"dist", "location"}], "repos": {NAME: {...}}, "found": [NAME],
@@ -77,6 +78,15 @@ def find(explicit: str | None) -> Result:
                     out["text"] = fh.read()
             except OSError as exc:
                 out["error"] = f"{path}: {exc.strerror}"
+        # stackrc sources an old-style `localrc` beside it instead of local.conf's [[local|localrc]]
+        legacy = os.path.join(folder, "localrc")
+        if out["devstack_dir"] and os.path.isfile(legacy):
+            out["localrc"] = legacy
+            try:
+                with open(legacy, encoding="utf-8", errors="replace") as fh:
+                    out["localrc_text"] = fh.read()
+            except OSError as exc:
+                out["error"] = f"{legacy}: {exc.strerror}"
         break
     return out
 

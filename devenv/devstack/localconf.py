@@ -47,10 +47,15 @@ class _Open(Exception):
     """A quote or ${ that the line does not close (it may continue on the next line)."""
 
 
-def parse(text: str, path: str = "local.conf", *, env: dict[str, str] | None = None) -> LocalConf:
-    """local.conf's text -> LocalConf. env: what references may see besides BEFORE_LOCALRC."""
+def parse(text: str, path: str = "local.conf", *, env: dict[str, str] | None = None,
+          bare: bool = False) -> LocalConf:
+    """local.conf's text -> LocalConf. env: what references may see besides BEFORE_LOCALRC.
+    bare: the text is an old-style `localrc` file, all of it the [[local|localrc]] settings (stackrc sources
+    `$RC_DIR/localrc` if it exists, and local.conf's section only when it does not)."""
     state = _State(path, {**BEFORE_LOCALRC, "TOP_DIR": posixpath.dirname(path) or ".", **(env or {})})
-    group = None
+    group: tuple[str, str] | None = ("local", "localrc") if bare else None
+    if bare:
+        state.sections.append(("local", "localrc"))
     lines = text.splitlines()
     i = 0
     while i < len(lines):

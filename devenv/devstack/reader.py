@@ -66,6 +66,9 @@ def find(guest: Guest, local_conf: str | None = None, *, timeout: float = TIMEOU
     if raw.get("error"):
         raise ConfigError(f"cannot read local.conf on {guest.name}: {raw['error']}",
                           "make it readable for the ssh user (chmod o+r), or pass --local-conf PATH")
+    if raw.get("localrc_text") is not None:  # an old-style localrc wins over local.conf's (stackrc)
+        conf = localconf.parse(raw["localrc_text"], raw["localrc"], bare=True)
+        return Found(found.devstack_dir, conf, found.owner, found.gitrepo, found.ssh_uid, tried)
     if raw.get("text") is None:
         if found.devstack_dir is None and local_conf is None:
             return found  # no devstack at all
