@@ -220,6 +220,19 @@ def stop(child: subprocess.Popen[str], grace: float = 2.0) -> None:
     kill_group(child)
 
 
+# run_lines reads the child's stdout up to this many bytes at a time (a Linux pipe holds 64 KiB).
+READ_CHUNK = 65536
+# After a read shorter than this, wait a little before reading again, so that the lines written meanwhile
+# come in one read. rsync writes its itemized list with one write() per line: read as it came, that was one
+# wakeup, one read and one decode per line (0.6-0.8 s of CPU at 100,000 files); in chunks, 0.12-0.17 s.
+# Not "shorter than READ_CHUNK": a full pipe of short writes reads back a little under 64 KiB (a write that
+# does not fit the rest of a page starts a new one). A read this big means the child is ahead: read on.
+SMALL_READ = READ_CHUNK // 4
+# The longest such wait. A line written during it reaches on_line at most this much later; the lines already
+# read are handed over before it, and the end of the output ends it at once (see _gather).
+GATHER = 0.005
+
+
 def run_lines(
     args: Sequence[str | os.PathLike[str]],
     on_line: Callable[[str], None],
@@ -229,10 +242,14 @@ def run_lines(
     env: Mapping[str, str] | None = None,
     what: str | None = None,
     on_start: Callable[[subprocess.Popen[str]], None] | None = None,
+    gather: float = GATHER,
 ) -> Result:
     """Like run(), but hands each stdout line to on_line as it comes (so the caller's work overlaps the
     child's, e.g. parsing rsync's itemized list during the transfer). Result.stdout is left empty.
-    on_start gets the child once it runs (a watchdog that may kill its group)."""
+    on_start gets the child once it runs (a watchdog that may kill its group); it must not read its stdout.
+    gather: seconds to let output pile up after a small read (GATHER); 0 for a caller that needs every
+    line the moment it is written. Lines are decoded as text=True would (locale encoding, errors="replace",
+    universal newlines) and passed without their newline; a last line without one is passed too."""
     import threading
     argv = [os.fspath(a) for a in args]
     try:
@@ -262,9 +279,7 @@ def run_lines(
     try:
         if on_start is not None:
             on_start(child)
-        assert child.stdout is not None
-        for line in child.stdout:
-            on_line(line.rstrip("\n"))
+        _read_lines(child, on_line, gather)
         child.wait()
     except BaseException:
         kill_group(child)
@@ -276,6 +291,61 @@ def run_lines(
     if expired:
         raise Timeout(f"{what or os.path.basename(argv[0])} did not finish within {timeout:g} s and was stopped")
     return Result(tuple(argv), child.returncode, "", "".join(err))
+
+
+def _read_lines(child: subprocess.Popen[str], on_line: Callable[[str], None], gather: float) -> None:
+    """child's stdout, READ_CHUNK bytes at a time from its fd, cut into lines here, until its end (the child
+    exits, or a timeout or watchdog kills its group). The text wrapper Popen made is only asked for its
+    encoding and errors, so the lines decode exactly as iterating it did, a character or a CR LF split
+    across two reads included (the same incremental decoders that wrapper uses)."""
+    import codecs
+    import io
+
+    stdout = child.stdout
+    assert isinstance(stdout, io.TextIOWrapper)
+    fd = stdout.fileno()
+    text = codecs.getincrementaldecoder(stdout.encoding)(stdout.errors or "strict")
+    decoder = io.IncrementalNewlineDecoder(text, translate=True)  # universal newlines, as text=True reads
+    wait = _gather(fd)
+    # A fixed wait would throttle a fast child: it fills the pipe early in the wait and then blocks on it
+    # (measured: 100,000 one-write lines took 0.54 s to read instead of 0.2 s). So the wait halves while the
+    # read after it is big (plenty piled up), and grows back to `gather` while it is small.
+    pause, waited = gather, False
+    partial = ""  # the text after the last newline so far
+    while chunk := os.read(fd, READ_CHUNK):
+        lines = (partial + decoder.decode(chunk)).split("\n")
+        partial = lines.pop()
+        for line in lines:
+            on_line(line)
+        small = len(chunk) < SMALL_READ
+        if waited:
+            pause = min(gather, pause * 2) if small else max(gather / 32, pause / 2)
+        waited = small and gather > 0
+        if waited:
+            wait(pause)
+    partial += decoder.decode(b"", final=True)
+    if partial:
+        on_line(partial)
+
+
+def _gather(fd: int) -> Callable[[float], None]:
+    """A wait of up to `seconds` that ends early when the pipe's last writer closes it (the child ended or
+    was killed), so the end of the output costs no wait: on Linux a poll() for no event but the always-
+    reported POLLHUP; new data does not wake it (that is the point). Elsewhere a plain sleep."""
+    import sys
+    import time
+
+    if not sys.platform.startswith("linux"):
+        return time.sleep
+    import select
+
+    poller = select.poll()
+    poller.register(fd, 0)
+
+    def wait(seconds: float) -> None:
+        poller.poll(seconds * 1000)
+
+    return wait
 
 
 def _feed(child: subprocess.Popen[str], data: str) -> None:
