@@ -46,8 +46,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_sshd(tmp: Path) -> tuple[subprocess.Popen[bytes], Path]:
-    """A loopback sshd letting the current user in with a tmp key; returns it and a client config."""
+def start_sshd(tmp: Path, light_shell: bool = False) -> tuple[subprocess.Popen[bytes], Path]:
+    """A loopback sshd letting the current user in with a tmp key; returns it and a client config.
+
+    light_shell: sessions skip the user's ~/.bashrc. bash sources it for a command run by sshd only while
+    SHLVL < 2 (bash's SSH_SOURCE_BASHRC rule), so sshd's SetEnv SHLVL=1 skips it. This machine's root
+    ~/.bashrc runs `pyenv init` (~0.25 s in every ssh session); a devstack guest's stack user has the
+    distribution's .bashrc, which returns at once for a non-interactive shell."""
     for name in ("hostkey", "clientkey"):
         proc.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp / name)], timeout=30, check=True)
     (tmp / "authorized_keys").write_text((tmp / "clientkey.pub").read_text())
@@ -56,7 +61,7 @@ def start_sshd(tmp: Path) -> tuple[subprocess.Popen[bytes], Path]:
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {tmp / 'hostkey'}\nPidFile none\n"
         f"AuthorizedKeysFile {tmp / 'authorized_keys'}\nStrictModes no\nUsePAM no\n"
         "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
-        "LogLevel ERROR\nMaxStartups 100\n")
+        "LogLevel ERROR\nMaxStartups 100\n" + ("SetEnv SHLVL=1\n" if light_shell else ""))
     Path("/run/sshd").mkdir(exist_ok=True)
     daemon = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(tmp / "sshd_config")],  # noqa: S603
                               stderr=subprocess.DEVNULL)

@@ -143,6 +143,10 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=2000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--cases", default="latency,attach", help="comma-separated: latency,attach")
+    ap.add_argument("--guest-shell", choices=("light", "as-is"), default="light",
+                    help="light: the guest's sessions skip ~/.bashrc (bench_sync.start_sshd), as a devstack stack "
+                         "user's non-interactive bash does at once; as-is: this machine's root ~/.bashrc runs "
+                         "`pyenv init` in every session (~0.25 s)")
     ap.add_argument("--compare", metavar="REF", help="another devenv tree (e.g. `git archive HEAD | tar -x -C "
                     "/tmp/ref`): its attach is timed beside this one's, in the same rounds")
     args = ap.parse_args()
@@ -152,7 +156,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-ws-") as t:
         tmp = Path(t)
         os.environ.setdefault("DEVENV_HOME", str(tmp / "state"))
-        daemon, cfg = start_sshd(tmp)
+        daemon, cfg = start_sshd(tmp, light_shell=args.guest_shell == "light")
         try:
             p50s = {}
             for n in [int(x) for x in args.repos.split(",")] if "latency" in cases else []:
@@ -182,6 +186,7 @@ def main() -> None:
                         f"{r[n] / r[0]:.2f}x" for r in runs) + ")", f"{ours / hand:.2f}x"))
         finally:
             daemon.terminate()
+    rows.append(("guest shell (--guest-shell)", args.guest_shell))
     rows.append(("load average (1 min) at start / at end", f"{load:.2f} / {os.getloadavg()[0]:.2f}"))
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
