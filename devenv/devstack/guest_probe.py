@@ -73,22 +73,22 @@ def find(explicit: str | None) -> Result:
             out["gitrepo"] = gitrepo_names(folder)
         if has_conf:
             out["local_conf"] = path
-            try:
-                with open(path, encoding="utf-8", errors="replace") as fh:
-                    out["text"] = fh.read()
-            except OSError as exc:
-                out["error"] = f"{path}: {exc.strerror}"
+            _read_into(out, "text", path)
         # stackrc sources an old-style `localrc` beside it instead of local.conf's [[local|localrc]]
         legacy = os.path.join(folder, "localrc")
         if out["devstack_dir"] and os.path.isfile(legacy):
             out["localrc"] = legacy
-            try:
-                with open(legacy, encoding="utf-8", errors="replace") as fh:
-                    out["localrc_text"] = fh.read()
-            except OSError as exc:
-                out["error"] = f"{legacy}: {exc.strerror}"
+            _read_into(out, "localrc_text", legacy)
         break
     return out
+
+
+def _read_into(out: Result, key: str, path: str) -> None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            out[key] = fh.read()
+    except OSError as exc:
+        out["error"] = f"{path}: {exc.strerror}"
 
 
 def gitrepo_names(devstack_dir: str) -> Dict[str, str]:  # noqa: UP006

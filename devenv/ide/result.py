@@ -24,11 +24,8 @@ class IdeResult:
     diff: str = ""
 
     def summary(self) -> str:
-        counts: dict[str, int] = {}
-        for verb in self.files.values():
-            counts[verb] = counts.get(verb, 0) + 1
         sdk = f"; interpreter {self.sdk_name!r}" if self.sdk_name else ""
-        return (", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "nothing to do") + sdk
+        return count_verbs(self.files) + sdk
 
     @property
     def changed(self) -> bool:
@@ -39,6 +36,14 @@ class IdeResult:
         return {"files": self.files, "conflicts": self.conflicts, "errors": self.errors,
                 "sdk_name": self.sdk_name, "sdk_renamed": self.sdk_renamed, "jdk_tables": self.jdk_tables,
                 "backups": self.backups, "hints": self.hints}
+
+
+def count_verbs(files: dict[str, str]) -> str:
+    """'2 create, 1 identical' (the phase line of `devenv ide`)."""
+    counts: dict[str, int] = {}
+    for verb in files.values():
+        counts[verb] = counts.get(verb, 0) + 1
+    return ", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "nothing to do"
 
 
 def report(res: IdeResult, rep: Reporter, dry_run: bool) -> None:

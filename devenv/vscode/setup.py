@@ -37,10 +37,9 @@ class VscodeResult:
     diff: str = ""
 
     def summary(self) -> str:
-        counts: dict[str, int] = {}
-        for verb in self.files.values():
-            counts[verb] = counts.get(verb, 0) + 1
-        return ", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "nothing to do"
+        from devenv.ide.result import count_verbs
+
+        return count_verbs(self.files)
 
     def to_json(self) -> dict[str, Any]:
         return {"files": self.files, "conflicts": self.conflicts, "errors": self.errors,
