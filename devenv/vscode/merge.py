@@ -77,7 +77,9 @@ def settings(text: str, owned: dict[tuple[str, ...], Any], base: dict[str, Any],
         if kid in out.base:
             continue
         key = tuple(json.loads(kid))
-        if _get(jsonc.loads(out.text, path=path) or {}, key) == had:
+        if out.changed:  # an edit above: read the text again
+            current = jsonc.loads(out.text, path=path) or {}
+        if _get(current, key) == had:
             out.text = jsonc.remove(out.text, key, path=path)
             out.changed.append(_show(key) + " (removed)")
     return out
@@ -107,8 +109,10 @@ def launch(text: str, owned: tuple[dict[str, Any], ...], base: dict[str, Any], *
     note: a comment put above the first configuration devenv adds with `"gevent": true` (why)."""
     if not text.strip():
         text = '{\n    "version": "0.2.0",\n    "configurations": []\n}\n'
-    elif "version" not in (jsonc.loads(text, path=path) or {}):
-        text = jsonc.set_value(text, ("version",), "0.2.0", path=path)
+    else:
+        data = jsonc.loads(text, path=path)
+        if isinstance(data, dict) and "version" not in data:
+            text = jsonc.set_value(text, ("version",), "0.2.0", path=path)
     return entries(text, "configurations", "name", owned, base, force=force, path=path, note=note,
                    what="configuration")
 
@@ -118,9 +122,11 @@ def entries(text: str, array: str, ident: str, owned: tuple[dict[str, Any], ...]
     """Merge owned objects of a top-level list, each identified by its `ident` key (launch.json's
     configurations by "name", a .code-workspace's folders by "path"); the user's own entries stay."""
     out = Merged(text, {})
+    found: list[Any] | None = None  # the list as parsed; read again only after an edit (this runs on every refresh)
     for entry in owned:
         name = entry[ident]
-        found = _entries_of(out.text, array, path)
+        if found is None:
+            found = _entries_of(out.text, array, path)
         i, had = _index(found, ident, name), base.get(name, MISSING)
         cur = found[i] if i is not None else MISSING
         if cur == entry:
@@ -135,6 +141,7 @@ def entries(text: str, array: str, ident: str, owned: tuple[dict[str, Any], ...]
                 out.overridden.append(f"{what} {name!r}")
             at = i if i is not None else len(found)
             out.text = jsonc.set_value(out.text, (array, at), entry, path=path)
+            found = None
             if i is None and note and entry.get("gevent") and note not in out.text:  # said once per file
                 out.text = _comment_above(out.text, (array, at), note)
             out.base[name] = entry
@@ -147,10 +154,12 @@ def entries(text: str, array: str, ident: str, owned: tuple[dict[str, Any], ...]
     for name, had in base.items():
         if name in out.base:
             continue
-        found = _entries_of(out.text, array, path)
+        if found is None:
+            found = _entries_of(out.text, array, path)
         i = _index(found, ident, name)
         if i is not None and found[i] == had:
             out.text = jsonc.remove(out.text, (array, i), path=path)
+            found = None
             out.changed.append(f"{what} {name!r} (removed)")
     return out
 

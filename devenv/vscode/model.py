@@ -46,6 +46,7 @@ class Plan:
     launch: tuple[dict[str, Any], ...]  # owned launch configurations (each identified by its "name")
     env_files: dict[str, str] = field(default_factory=dict)  # '.vscode'-relative file -> text
     eventlet: bool = False
+    notes: tuple[str, ...] = ()  # hints for the user
 
 
 def interpreter_setting(project: Project, venv: Path) -> str:
@@ -127,12 +128,13 @@ def start_folder(project: Project, venv: Path, test_path: str) -> tuple[str, lis
     return ".", hidden
 
 
-def test_settings(project: Project, venv: Path | None = None) -> dict[Key, Any]:
-    """Test discovery for the main suite, as tox runs it."""
+def test_settings(project: Project, venv: Path | None = None,
+                  start: tuple[str, list[str]] | None = None) -> dict[Key, Any]:
+    """Test discovery for the main suite, as tox runs it. start: start_folder()'s answer, when known."""
     runner = project.unit_env.runner
     if runner.kind in ("stestr", "unittest"):
-        start, hidden = start_folder(project, venv or project.venv, runner.test_path or ".")
-        args = ["-v", "-s", start, "-t", _dot(runner.top_dir or ".")]
+        folder, hidden = start or start_folder(project, venv or project.venv, runner.test_path or ".")
+        args = ["-v", "-s", folder, "-t", _dot(runner.top_dir or ".")]
         # Started above the suite, discovery also walks the package's own modules: nova/test.py matches
         # unittest's default test*.py, and loading its abstract base TestCase stops all discovery.
         pattern = _option(runner.args, "-p", "--pattern") or ("test_*.py" if hidden else None)
@@ -159,12 +161,13 @@ def _option(args: tuple[str, ...], *names: str) -> str | None:
     return None
 
 
-def settings(project: Project, venv: Path, *, interpreter: str | None = None) -> dict[Key, Any]:
+def settings(project: Project, venv: Path, *, interpreter: str | None = None,
+             start: tuple[str, list[str]] | None = None) -> dict[Key, Any]:
     out: dict[Key, Any] = {
         ("python.defaultInterpreterPath",): interpreter or interpreter_setting(project, venv),
         ("python.envFile",): "${workspaceFolder}/" + f"{FOLDER}/{TEST_ENV}",
     }
-    out.update(test_settings(project, venv))
+    out.update(test_settings(project, venv, start))
     for name in EXCLUDED:
         out[("files.exclude", f"**/{name}")] = True
         out[("search.exclude", f"**/{name}")] = True
@@ -206,12 +209,30 @@ def plan(project: Project, venv: Path, *, interpreter: str | None = None) -> Pla
     from devenv.vscode import envfile
 
     test_env = runconfigs.environment(project, project.unit_env)
+    runner = project.unit_env.runner
+    start = start_folder(project, venv, runner.test_path or ".") if runner.kind in ("stestr", "unittest") else None
     return Plan(
-        settings=settings(project, venv, interpreter=interpreter),
+        settings=settings(project, venv, interpreter=interpreter, start=start),
         launch=launch(project, venv),
         env_files={TEST_ENV: envfile.render(test_env, "tests (python.envFile): tox's setenv of "
                                             f"[{project.unit_env.name}]"),
                    RUN_ENV: envfile.render(runconfigs.runtime_environment(project),
                                            "console scripts: tox's setenv less the test-only settings")},
         eventlet=project.uses_eventlet,
+        notes=tuple(_notes(project, start)),
     )
+
+
+def _notes(project: Project, start: tuple[str, list[str]] | None) -> list[str]:
+    """What the Testing view will show differently from tox, and why (said by init and `devenv ide`)."""
+    runner = project.unit_env.runner
+    out = []
+    if start is not None and start[1]:
+        out.append(f"VS Code's Testing view starts discovery at {start[0]}, not {runner.test_path}: its unittest "
+                   f"adapter puts the start folder's parent first on sys.path, where {', '.join(start[1])} would "
+                   "hide the module of that name (so it also lists the other suites under it, and their import "
+                   "errors when the venv lacks what they need)")
+    if runner.kind == "pytest" and len(project.unit_env.suites) > 1:
+        out.append(f"VS Code's Testing view runs one pytest configuration: the main suite ({runner.test_path or '.'})"
+                   "; the others run with `tox` or PyCharm's configurations")
+    return out

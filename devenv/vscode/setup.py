@@ -122,8 +122,9 @@ def write(project: Project, *, dry_run: bool = False, force: bool = False, venv:
             new["files"][name] = digest
     if not dry_run:
         save_record(project.root, new)
-        _git_exclude(project.root, res)
-    res.hints += _hints(project, venv or project.venv)
+        if "create" in res.files.values():  # once, when .vscode/ is made (two git calls: not on every refresh)
+            _git_exclude(project.root, res)
+    res.hints += _hints(plan, venv or project.venv)
     return res
 
 
@@ -186,6 +187,11 @@ def _own_file(path: Path, text: str, digest: str | None, res: VscodeResult, *, d
         old: bytes | None = path.read_bytes()
     except FileNotFoundError:
         old = None
+    except OSError as exc:  # a folder of that name, no permission: left as it is
+        res.files[rel] = "skip"
+        res.errors.append(f"cannot read {path}: {exc.strerror or exc}; left untouched (move it away, then run "
+                          "`devenv ide --ide vscode` again)")
+        return digest
     if old is not None and old == text.encode("utf-8"):
         res.files[rel] = "identical"
         return _sha(text)
@@ -231,24 +237,12 @@ def _git_exclude(root: Path, res: VscodeResult) -> None:
                          "ignore it, and `git status` stays clean")
 
 
-def _hints(project: Project, venv: Path) -> list[str]:
+def _hints(plan: model.Plan, venv: Path) -> list[str]:
     from devenv import venvlayout
 
     if not venvlayout.python(venv).exists():
         return ["no .venv yet: `devenv init` builds it; VS Code's interpreter setting already names it"]
-    out = []
-    runner = project.unit_env.runner
-    if runner.kind in ("stestr", "unittest"):
-        start, hidden = model.start_folder(project, venv, runner.test_path or ".")
-        if hidden:
-            out.append(f"VS Code's Testing view starts discovery at {start}, not {runner.test_path}: its unittest "
-                       f"adapter puts the start folder's parent first on sys.path, where {', '.join(hidden)} would "
-                       "hide the module of that name (so it also lists the other suites under it, and their import "
-                       "errors when the venv lacks what they need)")
-    if runner.kind == "pytest" and len(project.unit_env.suites) > 1:
-        out.append(f"VS Code's Testing view runs one pytest configuration: the main suite ({runner.test_path or '.'})"
-                   "; the others run with `tox` or PyCharm's configurations")
-    return out
+    return list(plan.notes)
 
 
 def report(res: VscodeResult, rep: Reporter, dry_run: bool) -> None:
