@@ -366,3 +366,17 @@ def test_unwritable_vscode_folder_is_one_error(svc: Path, run_cli) -> None:
         subprocess.run(["chattr", "-i", str(_vscode(svc))])
     assert result.exit_code == 3 and "cannot write" in result.output and "Traceback" not in result.output
     assert list(_vscode(svc).iterdir()) == []
+
+
+def test_an_env_file_that_is_a_folder_is_one_error(svc: Path, run_cli) -> None:
+    (_vscode(svc) / "devenv-test.env").mkdir(parents=True)
+    result = run_cli("ide", str(svc), "--ide", "vscode")
+    assert result.exit_code == 3 and "devenv-test.env" in result.output and "Traceback" not in result.output
+    assert (_vscode(svc) / "devenv-test.env").is_dir() and (_vscode(svc) / "settings.json").is_file()
+
+
+def test_the_process_path_is_appended_to_the_env_files(tmp_path: Path) -> None:
+    """The emulation's merge follows environmentVariablesProvider.ts, not a plain override."""
+    (tmp_path / "e.env").write_text("PATH=/from/file\nA=1\n")
+    env = vscode_ext.environment(tmp_path, str(tmp_path / "e.env"), {"PATH": "/usr/bin", "A": "0", "B": "2"})
+    assert env == {"PATH": "/from/file" + os.pathsep + "/usr/bin", "A": "1", "B": "2"}

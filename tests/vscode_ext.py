@@ -6,7 +6,8 @@ Followed from their sources; each step cites the file:
 - `${workspaceFolder}` is the folder opened (common/variables/systemVariables.ts);
 - the env file is parsed as microsoft/vscode-python src/client/common/variables/environment.ts does
   (parseEnvFile/parseEnvLine/substituteEnvVars, ported below), and wins over the process environment
-  (environmentVariablesProvider.ts: the file's variables, then mergeVariables fills only what is unset);
+  (environmentVariablesProvider.ts: the file's variables, then mergeVariables fills only what is unset,
+  and the process's PATH and PYTHONPATH are appended to the file's);
 - unittest discovery and runs are python_files/unittestadapter/discovery.py and execution.py with
   `--udiscovery <unittestArgs>` in `python.testing.cwd` or the folder (testDiscoveryAdapter.ts): arguments
   parsed as pvsc_utils.parse_unittest_args (-s, -p, -t), `dirname(start_dir)` put first on sys.path when
@@ -87,7 +88,13 @@ def environment(folder: Path, env_file: str | None, parent: dict[str, str] | Non
         return parent
     path = Path(expand(env_file, folder))
     found = parse_env_file(path.read_text(encoding="utf-8"), parent) if path.is_file() else {}
-    return {**parent, **found}
+    # environmentVariablesProvider.ts _getEnvironmentVariables: the file's variables, the process's filling
+    # what is unset except PATH and PYTHONPATH, which are appended to the file's (appendPath/appendPythonPath)
+    merged = {**{k: v for k, v in parent.items() if k not in ("PATH", "PYTHONPATH")}, **found}
+    for name in ("PATH", "PYTHONPATH"):
+        if parent.get(name):
+            merged[name] = os.pathsep.join(p for p in (found.get(name, ""), parent[name]) if p)
+    return merged
 
 
 def ide_env() -> dict[str, str]:
