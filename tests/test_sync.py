@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from syncfix import guest_files, guest_write
 
-from devenv.host import sync, syncstate
+from devenv.host import ssh, sync, syncstate
 from devenv.host.sync import SyncOptions
 
 pytestmark = pytest.mark.guest
@@ -282,6 +282,62 @@ def test_first_sync_manifest_is_exactly_what_the_guest_has(sync_project, sync_gu
     assert sync.sync(sync_project, sync_guest).changed == 0
 
 
+def _age(root: Path, seconds: float) -> dict[str, int]:
+    """Stamp every file under root `seconds` in the past (with a nanosecond part); their ns mtimes."""
+    stamps = {}
+    for n, path in enumerate(sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink())):
+        ns = int((time.time() - seconds) * 10**9) // 10**9 * 10**9 + 123_456_789 + n
+        os.utime(path, ns=(ns, ns))
+        stamps[path.relative_to(root).as_posix()] = ns
+    return stamps
+
+
+def test_first_sync_keeps_whole_seconds_for_old_files_and_still_sees_a_same_size_guest_edit(
+        sync_project, sync_guest, sync_remote, real_guest):
+    """A file last changed well before the sync is remembered with rsync's second (no lstat of the host file):
+    a guest edit is stamped after the copy arrived, so it cannot share that second. A file changed just now
+    keeps its nanoseconds."""
+    stamps = _age(sync_project, 3600)
+    fresh = sync_project / "pkg" / "m4.py"
+    fresh.write_text("x = 4\n")
+    sync.sync(sync_project, sync_guest)
+    manifest = syncstate.load_manifest(sync_project, "box")
+    assert manifest["pkg/m1.py"] == [6, stamps["pkg/m1.py"] // 10**9 * 10**9]
+    assert manifest["pkg/m4.py"] == [6, fresh.stat().st_mtime_ns] and fresh.stat().st_mtime_ns % 10**9
+    guest_write(real_guest, sync_remote / "pkg" / "m1.py", "y = 1\n")  # same size, stamped now
+    (sync_project / "pkg" / "m1.py").write_text("x = 'host edit'\n")
+    result = sync.sync(sync_project, sync_guest)
+    assert [c.path for c in result.conflicts] == ["pkg/m1.py"]
+    assert Path(result.conflicts[0].backup).read_text() == "y = 1\n"
+    assert not sync.sync(sync_project, sync_guest).conflicts  # our own copies are still known as ours
+
+
+@pytest.mark.parametrize("skew", [-7200.0, None])
+def test_a_guest_clock_behind_or_unread_gives_old_files_their_nanoseconds(sync_project, sync_guest, monkeypatch,
+                                                                         skew):
+    """A guest two hours behind stamps an edit made now with a time two hours ago: a file of that age
+    needs its nanoseconds (read once the run has read the clock). A guest whose clock was not read: all do.
+    (The guest here shares the host's clock, so the measured skew is replaced.)"""
+    from devenv.host import clock
+
+    stamps = _age(sync_project, 3600)
+    monkeypatch.setattr(sync, "_skew_from",
+                        lambda clocks, guest: None if skew is None else clock.Skew(skew, 0.01))
+    monkeypatch.setattr(clock, "measure", lambda guest, **kw: (_ for _ in ()).throw(ssh.SshFailure("no clock")))
+    sync.sync(sync_project, sync_guest)
+    manifest = syncstate.load_manifest(sync_project, "box")
+    assert manifest and all(manifest[rel] == [(sync_project / rel).stat().st_size, stamps[rel]] for rel in manifest)
+
+
+def test_coarse_limit_follows_the_guest_clock():
+    from devenv.host import clock
+
+    start = 1_000_000.5
+    assert sync.coarse_limit(start, None) == 999_998
+    assert sync.coarse_limit(start, clock.Skew(3600.0, 0.1)) == 999_998  # ahead: may be set back later
+    assert sync.coarse_limit(start, clock.Skew(-60.0, 0.1)) == 999_938
+
+
 def test_first_sync_reads_the_guest_clock_in_rsyncs_own_session(sync_project, sync_guest, monkeypatch):
     """No ssh session of its own for the clock: the guest's shell prints it (date) before it starts rsync,
     and the line is not part of rsync's stderr (nor of any message made from it)."""
@@ -343,9 +399,13 @@ def test_a_long_first_sync_asks_about_a_hung_share_through_rsyncs_own_connection
     not through a connection of its own."""
     from devenv.host import hangwatch
 
-    for i in range(3000):  # enough files for the run to outlast the first probe
+    for i in range(3000):
         (sync_project / "many" / f"d{i // 300}").mkdir(parents=True, exist_ok=True)
-        (sync_project / "many" / f"d{i // 300}" / f"f{i}.py").write_text(f"n = {i}\n")
+        (sync_project / "many" / f"d{i // 300}" / f"f{i}.py").write_text(f"n = {i}\n" + "#" * 400)
+    # the run must outlast the first probes on any machine (a fast one sent 3000 small files before the
+    # master socket was up): rsync's own bandwidth limit makes it last ~1.3 s
+    base_extra = sync._base_extra
+    monkeypatch.setattr(sync, "_base_extra", lambda *a: [*base_extra(*a), "--bwlimit=1000"])
     monkeypatch.setattr(hangwatch, "FIRST_PROBE_AFTER", 0.05)
     monkeypatch.setattr(hangwatch, "PROBE_EVERY", 0.05)
     asked: list[tuple[str | None, bool]] = []
@@ -386,8 +446,8 @@ def test_host_file_changed_after_rsync_listed_it_is_remembered_in_seconds_only(t
     times.close()
     assert [i.path for i in parser.items] == ["d/", "d/same.py", "d/changed.py", "d/gone.py"]
     assert all(i.is_file and i.sent and i.new for i in parser.items[1:]) and not parser.items[0].is_file
-    assert times.ns["d/same.py"] == st.st_mtime_ns
-    assert times.ns["d/changed.py"] == times.ns["d/gone.py"] == st.st_mtime_ns // 10**9 * 10**9
+    assert times.entries["d/same.py"] == [6, st.st_mtime_ns]
+    assert times.entries["d/changed.py"] == times.entries["d/gone.py"] == [6, st.st_mtime_ns // 10**9 * 10**9]
 
 
 def test_no_ssh_master_where_its_socket_path_would_be_too_long(tmp_path, monkeypatch):

@@ -205,16 +205,19 @@ _new_tuple = tuple.__new__  # Item(...) without its Python-level __new__ frame (
 
 
 class HostTimes:
-    """The nanosecond mtimes rsync gave the guest copies (it preserves the host's), read from the host.
+    """The manifest entries ([size, mtime ns]) of the files rsync sent, read from the host as it lists them.
 
     rsync prints only seconds; the host file has the rest, unless it changed since rsync listed it: then
     seconds only (compared coarsely). lstat goes through the open folder (fstatat) of the last file's
-    folder: rsync lists a folder's files together, and a relative lookup costs less than the whole path."""
+    folder: rsync lists a folder's files together, and a relative lookup costs less than the whole path.
+    recent: files whose mtime second is older keep rsync's whole second, unread (see sync.coarse_limit):
+    the lstat is a third of devenv's own work in a big first sync, and there it tells nothing."""
 
-    def __init__(self, root: str, *, unchanged: bool = False) -> None:
+    def __init__(self, root: str, *, unchanged: bool = False, recent: int | None = None) -> None:
         self.base = root.rstrip(os.sep) + os.sep
         self.unchanged = unchanged  # also the files listed unchanged (-ii), not only those sent
-        self.ns: dict[str, int] = {}  # path -> mtime ns, for every file read so far
+        self.recent = recent if recent is not None else -(2**62)  # a second; older files are not read
+        self.entries: dict[str, list[int]] = {}  # path -> [size, mtime ns], for every file listed so far
         self.folder: str | None = None  # the folder open as fd (relative, "" for the root)
         self.fd = -1
 
@@ -223,7 +226,15 @@ class HostTimes:
         self.fd = os.open(self.base + folder if folder else self.base, os.O_RDONLY | os.O_DIRECTORY)
         self.folder = folder
 
-    def read(self, path: str, size: int, mtime: int) -> int:
+    def read(self, path: str, size: int, mtime: int) -> list[int]:
+        if mtime < self.recent:
+            entry = self.entries[path] = [size, mtime * 1_000_000_000]
+            return entry
+        entry = self.entries[path] = [size, self.stat_ns(path, size, mtime)]
+        return entry
+
+    def stat_ns(self, path: str, size: int, mtime: int) -> int:
+        """The host file's ns mtime if it is still what rsync listed (size, second), else the whole second."""
         folder, _, name = path.rpartition("/")
         try:
             if folder != self.folder:
@@ -231,11 +242,27 @@ class HostTimes:
             st = os.stat(name, dir_fd=self.fd, follow_symlinks=False)
         except OSError:
             self.close()
-            ns = mtime * 10**9
-        else:
-            ns = st.st_mtime_ns if st.st_size == size and st.st_mtime_ns // 10**9 == mtime else mtime * 10**9
-        self.ns[path] = ns
-        return ns
+            return mtime * 1_000_000_000
+        ns = st.st_mtime_ns
+        return ns if st.st_size == size and ns // 1_000_000_000 == mtime else mtime * 1_000_000_000
+
+    def refine(self, since: int | None) -> int:
+        """Read the ns mtime of the entries kept in whole seconds whose second is `since` or later (None:
+        all of them): after the run, when the guest's clock says they can be confused with a guest edit.
+        Returns how many were read."""
+        if since is not None and since >= self.recent:
+            return 0  # the usual case: the guest's clock is not behind the host's
+        low = -(2**62) if since is None else since * 1_000_000_000
+        high = self.recent * 1_000_000_000
+        read = 0
+        for path, entry in self.entries.items():
+            ns = entry[1]
+            if low <= ns < high and not ns % 1_000_000_000:
+                entry[1] = self.stat_ns(path, entry[0], ns // 1_000_000_000)
+                read += 1
+        self.close()
+        self.recent = -(2**62) if since is None else min(self.recent, since)
+        return read
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -257,7 +284,12 @@ class Parser:
         self.times = times
         self.stamps: dict[str, int] = {}  # many files share a second: strptime once per distinct stamp
         self.first_line: float | None = None  # time.time() of the first line (the first takes the general path)
-        self.feed: Callable[[str], None] = self._feed_fast if times is not None else self._feed
+
+    @property
+    def feed(self) -> Callable[[str], None]:
+        """The line handler. Not kept on self: a bound method there would be a reference cycle, so the
+        parser and its 100,000 items would wait for the cyclic collector instead of going at once."""
+        return self._feed_fast if self.times is not None else self._feed
 
     def _feed_fast(self, line: str) -> None:
         # the short path: one split, no strptime, no make_item, the lstat inlined (100,000 lines)
@@ -274,17 +306,21 @@ class Parser:
         self.items.append(item)
         times = self.times
         assert times is not None
-        folder, _, base = path.rpartition("/")
-        try:
-            if folder != times.folder:
-                times.enter(folder)
-            st = os.stat(base, dir_fd=times.fd, follow_symlinks=False)
-        except OSError:
-            times.close()
-            times.ns[path] = mtime * 10**9
+        if mtime < times.recent:  # an old file: rsync's second is all the manifest needs (HostTimes)
+            times.entries[path] = [size, mtime * 1_000_000_000]
         else:
-            ns = st.st_mtime_ns
-            times.ns[path] = ns if st.st_size == size and ns // 10**9 == mtime else mtime * 10**9
+            folder, _, base = path.rpartition("/")
+            try:
+                if folder != times.folder:
+                    times.enter(folder)
+                st = os.stat(base, dir_fd=times.fd, follow_symlinks=False)
+            except OSError:
+                times.close()
+                times.entries[path] = [size, mtime * 1_000_000_000]
+            else:
+                ns = st.st_mtime_ns
+                times.entries[path] = [size, ns if st.st_size == size and ns // 1_000_000_000 == mtime
+                                       else mtime * 1_000_000_000]
         if self.on_item is not None:
             self.on_item(item)
         return None

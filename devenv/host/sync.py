@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import itertools
+import math
 import os
 import shutil
 import tempfile
@@ -30,6 +31,7 @@ from devenv.host.guests import Guest
 
 last_sync = syncstate.last_sync  # the public name doctor and `guest list` use
 SKEW_EVERY = 600.0  # seconds between clock-skew measurements (clocks drift slowly; ssh costs ~0.3 s)
+COARSE_MARGIN = 2.0  # seconds; see coarse_limit
 _counter = itertools.count()
 
 
@@ -128,30 +130,37 @@ def _sync(project_root: Path, guest: Guest, opts: SyncOptions, files: list[str] 
         skew_thread = None if in_run else _start_skew(root, guest, opts, skew_box, master)
         run_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{os.getpid()}-{next(_counter)}"
         clocks: list[rsync.Clock] = []
+        skew_read: list[bool] = []
+
+        def skew_of() -> clock.Skew | None:
+            """The skew this run measured (or the one remembered), once the run is over; read once."""
+            if not skew_read:
+                skew_read.append(True)
+                if in_run:
+                    skew_box[0] = _skew_from(clocks, guest)
+                elif skew_thread:
+                    skew_thread.join(timeout=30)
+            return skew_box[0]
+
         try:
             out = _transfer(root, guest, opts, run_id, files, on_retry, program, master.path if master else None,
-                            clocks if in_run else None)
+                            clocks if in_run else None, skew_of)
         finally:
             if master:
                 master.done.set()
         if in_run:
-            skew_box[0] = _skew_from(clocks, guest)
+            skew_of()
         differing: list[str] = []
         if opts.verify:
             differing = _verify(root, guest, opts, run_id, out, on_retry, program)
-        if skew_thread:
-            skew_thread.join(timeout=30)
+        skew_of()
     finally:
         if master:
             master.close()
-    created: list[str] = []
-    updated: list[str] = []
-    deleted: list[str] = []
-    for i in out.items:  # one pass: an initial sync lists every file
-        if i.sent:
-            (created if i.new else updated).append(i.path)
-        elif i.deleted:
-            deleted.append(i.path.rstrip("/"))
+    items = out.items  # an initial sync lists every file: comprehensions, the cheapest passes over them
+    created = [i.path for i in items if i.new and i.sent]
+    updated = [i.path for i in items if i.sent and not i.new]
+    deleted = [i.path.rstrip("/") for i in items if i.deleted]
     result = SyncResult(
         guest=guest.name,
         created=tuple(created),
@@ -298,16 +307,26 @@ def _run(
 def _transfer(
     root: Path, guest: Guest, opts: SyncOptions, run_id: str, files: list[str] | None,
     on_retry: Callable[[str, float], None] | None, program: rsyncflavour.Rsync, master: str | None = None,
-    clocks: list[rsync.Clock] | None = None,
+    clocks: list[rsync.Clock] | None = None, skew_of: Callable[[], clock.Skew | None] = lambda: None,
 ) -> _Outcome:
-    """clocks: read the guest's clock in the first rsync run (see rsync.argv's clock) and add it there."""
+    """clocks: read the guest's clock in the first rsync run (see rsync.argv's clock) and add it there.
+    skew_of: the run's clock skew, asked for once the transfer is over (see coarse_limit)."""
     first = not syncstate.has_manifest(root, guest.name)
     earlier: list[rsync.Item] = []  # what failed attempts did before a retry succeeded
     full = first and files is None
+    start = time.time()  # no guest copy of this run is older
     # while rsync still runs: read the nanosecond mtime of what it just sent (overlaps the transfer);
-    # a full first sync lists every file (-ii), and the manifest learns them all
-    times = None if opts.dry_run else rsync.HostTimes(str(root), unchanged=full)
-    mtimes = times.ns if times is not None else {}
+    # a full first sync lists every file (-ii), and the manifest learns them all (the old ones in seconds)
+    times = None if opts.dry_run else rsync.HostTimes(
+        str(root), unchanged=full, recent=coarse_limit(start, None) if full else None)
+    mtimes = times.entries if times is not None else {}
+
+    def refine() -> None:
+        """What the guest's clock says: a guest behind the host stamps its edits earlier, so more files need
+        their ns mtime; unknown (no clock read), all of them."""
+        if times is not None and full:
+            skew = skew_of()
+            times.refine(None if skew is None else coarse_limit(start, skew))
 
     wants_clock = [clocks is not None]  # only the first run
 
@@ -332,6 +351,8 @@ def _transfer(
         # What the failed run did send is on the guest now: the manifest must know it, or the next host
         # edit of such a file would be judged a guest change (a false conflict, with a full backup).
         if not opts.dry_run and earlier:
+            if times is not None:
+                times.refine(None)  # no skew to trust: every entry in nanoseconds
             sent = [i for i in earlier if i.sent or i.deleted]
             _update_manifest(root, guest, syncstate.load_manifest(root, guest.name), sent, False, mtimes)
         raise
@@ -353,8 +374,24 @@ def _transfer(
         out.conflicts += found
         out.kept_backups = kept
     if not opts.dry_run:
-        _update_manifest(root, guest, manifest, items, full, mtimes)
+        refine()
+        _update_manifest(root, guest, manifest, items, full, mtimes, once=not earlier)
     return out
+
+
+def coarse_limit(start: float, skew: clock.Skew | None) -> int:
+    """The first second whose files a full first sync remembers in nanoseconds; older ones keep rsync's second.
+
+    What the manifest must tell apart is our copy and a guest-side edit of the same size. An edit is stamped
+    with the guest's clock when it is made, after our copy arrived: no earlier than `start` plus the skew. A
+    file whose host mtime second ended before that cannot share its second with such an edit, so its lstat
+    (a third of devenv's own work in a 100,000-file first sync) would tell nothing more; a guest filesystem
+    without nanoseconds is compared in seconds anyway (conflicts.same_copy). A guest ahead of the host may be
+    set back later, so only a guest behind widens the window; COARSE_MARGIN covers clock steps and the
+    skew's jitter. Not covered: a guest tool setting, by hand, that very second on a same-size edit (touch -d).
+    skew None: the run has not read the guest's clock yet (taken as 0 while rsync runs, then HostTimes.refine)."""
+    behind = min(skew.seconds, 0.0) - skew.uncertainty if skew is not None else 0.0
+    return math.floor(start + behind - COARSE_MARGIN)
 
 
 def _first_send(send: Callable[..., rsync.Run], extra: list[str], base: str) -> list[rsync.Item]:
@@ -371,15 +408,24 @@ def _first_send(send: Callable[..., rsync.Run], extra: list[str], base: str) -> 
 
 def _update_manifest(
     root: Path, guest: Guest, manifest: syncstate.Manifest, items: list[rsync.Item], full: bool,
-    mtimes: dict[str, int],
+    entries: dict[str, list[int]], *, once: bool = False,
 ) -> None:
+    """full: a first sync of the whole tree (-ii: its unchanged files were listed too). once: in one attempt,
+    so each path was listed once, and `entries` (rsync.HostTimes) holds the manifest of every file listed."""
+    if full and once and not manifest:
+        manifest.update(entries)
+        for item in items:
+            if not item.is_file and (item.deleted or item.new):
+                manifest.pop(item.path.rstrip("/"), None)
+        syncstate.save_manifest(root, guest.name, manifest)
+        return
     base = str(root) + os.sep
-    get = mtimes.get
-    for item in items:  # a first sync: 100,000 of them
+    get = entries.get
+    for item in items:
         if item.is_file:
             if item.sent or full:
-                ns = get(item.path)
-                manifest[item.path] = [item.size, ns if ns is not None else _mtime_ns(base + item.path, item)]
+                entry = get(item.path)
+                manifest[item.path] = entry if entry is not None else [item.size, _mtime_ns(base + item.path, item)]
         elif item.deleted or item.new:  # gone, or now a symlink or folder
             manifest.pop(item.path.rstrip("/"), None)
     syncstate.save_manifest(root, guest.name, manifest)
