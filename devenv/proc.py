@@ -244,8 +244,29 @@ def run_lines(
     on_start: Callable[[subprocess.Popen[str]], None] | None = None,
     gather: float = GATHER,
 ) -> Result:
-    """Like run(), but hands each stdout line to on_line as it comes (so the caller's work overlaps the
-    child's, e.g. parsing rsync's itemized list during the transfer). Result.stdout is left empty.
+    """run_line_batches, one line at a time: on_line(line)."""
+    def each(lines: list[str]) -> None:
+        for line in lines:
+            on_line(line)
+
+    return run_line_batches(args, each, timeout=timeout, input=input, env=env, what=what, on_start=on_start,
+                            gather=gather)
+
+
+def run_line_batches(
+    args: Sequence[str | os.PathLike[str]],
+    on_lines: Callable[[list[str]], None],
+    *,
+    timeout: float,
+    input: str | None = None,
+    env: Mapping[str, str] | None = None,
+    what: str | None = None,
+    on_start: Callable[[subprocess.Popen[str]], None] | None = None,
+    gather: float = GATHER,
+) -> Result:
+    """Like run(), but hands stdout's lines to on_lines as they come, a list per read (so the caller's work
+    overlaps the child's, e.g. parsing rsync's itemized list during the transfer, and its per-line lookups
+    are made once per read). Result.stdout is left empty.
     on_start gets the child once it runs (a watchdog that may kill its group); it must not read its stdout.
     gather: seconds to let output pile up after a small read (GATHER); 0 for a caller that needs every
     line the moment it is written. Lines are decoded as text=True would (locale encoding, errors="replace",
@@ -279,7 +300,7 @@ def run_lines(
     try:
         if on_start is not None:
             on_start(child)
-        _read_lines(child, on_line, gather)
+        _read_lines(child, on_lines, gather)
         child.wait()
     except BaseException:
         kill_group(child)
@@ -293,7 +314,7 @@ def run_lines(
     return Result(tuple(argv), child.returncode, "", "".join(err))
 
 
-def _read_lines(child: subprocess.Popen[str], on_line: Callable[[str], None], gather: float) -> None:
+def _read_lines(child: subprocess.Popen[str], on_lines: Callable[[list[str]], None], gather: float) -> None:
     """child's stdout, READ_CHUNK bytes at a time from its fd, cut into lines here, until its end (the child
     exits, or a timeout or watchdog kills its group). The text wrapper Popen made is only asked for its
     encoding and errors, so the lines decode exactly as iterating it did, a character or a CR LF split
@@ -315,8 +336,8 @@ def _read_lines(child: subprocess.Popen[str], on_line: Callable[[str], None], ga
     while chunk := os.read(fd, READ_CHUNK):
         lines = (partial + decoder.decode(chunk)).split("\n")
         partial = lines.pop()
-        for line in lines:
-            on_line(line)
+        if lines:
+            on_lines(lines)
         small = len(chunk) < SMALL_READ
         if waited:
             pause = min(gather, pause * 2) if small else max(gather / 32, pause / 2)
@@ -325,7 +346,7 @@ def _read_lines(child: subprocess.Popen[str], on_line: Callable[[str], None], ga
             wait(pause)
     partial += decoder.decode(b"", final=True)
     if partial:
-        on_line(partial)
+        on_lines([partial])
 
 
 def _gather(fd: int) -> Callable[[float], None]:

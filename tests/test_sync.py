@@ -436,18 +436,48 @@ def test_host_file_changed_after_rsync_listed_it_is_remembered_in_seconds_only(t
     st = same.stat()
     stamp = time.strftime("%Y/%m/%d-%H:%M:%S", time.gmtime(st.st_mtime_ns // 10**9))
     times = rsync.HostTimes(str(tmp_path), unchanged=True)
-    parser = rsync.Parser(None, times)
+    parser = rsync.Parser(times)
     parser.feed(f"cd+++++++++\t4096\t{stamp}\td/")
     parser.feed(f"{rsync.NEW_FILE}\t6\t{stamp}\td/same.py")
     changed.write_text("x = 'edited while rsync ran'\n")
-    parser.feed(f"{rsync.NEW_FILE}\t6\t{stamp}\td/changed.py")
-    parser.feed(f"{rsync.NEW_FILE}\t6\t{stamp}\td/gone.py")
-    parser.feed("skipping non-regular file \"x\"")
+    parser.feed_lines([f"{rsync.NEW_FILE}\t6\t{stamp}\td/changed.py", f"{rsync.NEW_FILE}\t6\t{stamp}\td/gone.py",
+                       "skipping non-regular file \"x\""])
     times.close()
-    assert [i.path for i in parser.items] == ["d/", "d/same.py", "d/changed.py", "d/gone.py"]
-    assert all(i.is_file and i.sent and i.new for i in parser.items[1:]) and not parser.items[0].is_file
-    assert times.entries["d/same.py"] == [6, st.st_mtime_ns]
-    assert times.entries["d/changed.py"] == times.entries["d/gone.py"] == [6, st.st_mtime_ns // 10**9 * 10**9]
+    assert [i.path for i in parser.items] == ["d/"] and not parser.items[0].is_file
+    new = parser.new
+    assert new.paths == ["d/same.py", "d/changed.py", "d/gone.py"] and new.sizes == [6, 6, 6]
+    assert [new.mtime_ns(i) for i in range(3)] == [st.st_mtime_ns] + [st.st_mtime_ns // 10**9 * 10**9] * 2
+    assert [i.path for i in new.as_items()] == new.paths and all(i.sent and i.new for i in new.as_items())
+
+
+def test_manifest_lists_round_trip_and_the_first_format_is_still_read(tmp_path):
+    """Format 2 (parallel lists) is what devenv writes; a manifest an earlier devenv wrote (one object of
+    path -> [size, ns]) is read, and replaced by format 2 at the next save."""
+    import json
+
+    from devenv import paths
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    manifest = {"a.py": [3, 1_700_000_000_123_456_789], "d/b é.py": [0, 1_700_000_001_000_000_000]}
+    syncstate.save_manifest(root, "vm", manifest)
+    assert syncstate.has_manifest(root, "vm") and syncstate.load_manifest(root, "vm") == manifest
+    saved = json.loads((paths.project_state(root) / "sync-vm.files.json").read_text(encoding="utf-8"))
+    assert saved["format"] == 2 and saved["paths"] == ["a.py", "d/b é.py"]
+    assert syncstate._unpack(saved["nanos"], "i") == [123_456_789, 0]
+    syncstate.forget(root, "vm")
+    old = paths.project_state(root) / "sync-vm.manifest.json"
+    old.write_text(json.dumps(manifest), encoding="utf-8")
+    assert syncstate.has_manifest(root, "vm") and syncstate.load_manifest(root, "vm") == manifest
+    syncstate.save_manifest(root, "vm", {**manifest, "c.py": [1, 5]})
+    assert not old.exists() and syncstate.load_manifest(root, "vm")["c.py"] == [1, 5]
+    files = paths.project_state(root) / "sync-vm.files.json"
+    for broken in ('{"format": 2, "paths": ["x"], "sizes": ""}', '{"format": 2, "paths": ["x"], "sizes": "%%", '
+                   '"seconds": "", "nanos": ""}', "[1]", "{", '{"format": 3}'):
+        files.write_text(broken)
+        assert syncstate.load_manifest(root, "vm") == {}  # unreadable: every replaced guest copy is kept
+    syncstate.forget(root, "vm")
+    assert not syncstate.has_manifest(root, "vm")
 
 
 def test_no_ssh_master_where_its_socket_path_would_be_too_long(tmp_path, monkeypatch):

@@ -80,6 +80,7 @@ class SyncResult:
 @dataclass
 class _Outcome:
     items: list[rsync.Item] = field(default_factory=list)
+    new: rsync.NewFiles = field(default_factory=rsync.NewFiles)  # the files sent that the guest lacked
     conflicts: list[ConflictItem] = field(default_factory=list)
     kept_backups: bool = False
 
@@ -157,8 +158,8 @@ def _sync(project_root: Path, guest: Guest, opts: SyncOptions, files: list[str] 
     finally:
         if master:
             master.close()
-    items = out.items  # an initial sync lists every file: comprehensions, the cheapest passes over them
-    created = [i.path for i in items if i.new and i.sent]
+    items = out.items  # all but the new files, which a first sync has 100,000 of
+    created = [*out.new.paths, *(i.path for i in items if i.new and i.sent)]
     updated = [i.path for i in items if i.sent and not i.new]
     deleted = [i.path.rstrip("/") for i in items if i.deleted]
     result = SyncResult(
@@ -281,11 +282,11 @@ def _base_extra(opts: SyncOptions, files: list[str] | None, first: bool) -> list
 
 def _run(
     guest: Guest, args: list[str], files: list[str] | None, opts: SyncOptions,
-    on_retry: Callable[[str, float], None] | None, seen: list[rsync.Item],
+    on_retry: Callable[[str, float], None] | None, seen: list[tuple[list[rsync.Item], rsync.NewFiles]],
     times: rsync.HostTimes | None = None, marker: str | None = None, probe_path: str | None = None,
     clocks: list[rsync.Clock] | None = None,
 ) -> rsync.Run:
-    """rsync with bounded retries; items from failed attempts are kept (their backups exist too).
+    """rsync with bounded retries; what failed attempts did is added to seen (their backups exist too).
     A hung guest share (rsync.ShareHung) is not transient: no retry adds stuck rsyncs on the guest.
     clocks: args were made with clock=True; the guest clock the run read is added to it."""
     stdin = "\0".join(files) if files is not None else None
@@ -298,7 +299,7 @@ def _run(
                 clocks.append(run.clock)
             return run
         except rsync.RsyncFailure as exc:
-            seen.extend(exc.items)
+            seen.append((exc.items, exc.new))
             raise
 
     return ssh.with_retries(attempt, opts.retry, on_retry)
@@ -312,7 +313,7 @@ def _transfer(
     """clocks: read the guest's clock in the first rsync run (see rsync.argv's clock) and add it there.
     skew_of: the run's clock skew, asked for once the transfer is over (see coarse_limit)."""
     first = not syncstate.has_manifest(root, guest.name)
-    earlier: list[rsync.Item] = []  # what failed attempts did before a retry succeeded
+    earlier: list[tuple[list[rsync.Item], rsync.NewFiles]] = []  # what failed attempts did, in order
     full = first and files is None
     start = time.time()  # no guest copy of this run is older
     # while rsync still runs: read the nanosecond mtime of what it just sent (overlaps the transfer);
@@ -320,13 +321,6 @@ def _transfer(
     times = None if opts.dry_run else rsync.HostTimes(
         str(root), unchanged=full, recent=coarse_limit(start, None) if full else None)
     mtimes = times.entries if times is not None else {}
-
-    def refine() -> None:
-        """What the guest's clock says: a guest behind the host stamps its edits earlier, so more files need
-        their ns mtime; unknown (no clock read), all of them."""
-        if times is not None and full:
-            skew = skew_of()
-            times.refine(None if skew is None else coarse_limit(start, skew))
 
     wants_clock = [clocks is not None]  # only the first run
 
@@ -344,23 +338,30 @@ def _transfer(
     extra = _base_extra(opts, files, first)
     try:
         if full and not opts.dry_run and not opts.delete:
-            last = _first_send(send, extra, str(root) + os.sep)
+            done = _first_send(send, extra, str(root) + os.sep)
         else:
-            last = send(extra, files).items
+            run = send(extra, files)
+            done = [(run.items, run.new)]
     except rsync.RsyncFailure:
         # What the failed run did send is on the guest now: the manifest must know it, or the next host
         # edit of such a file would be judged a guest change (a false conflict, with a full backup).
         if not opts.dry_run and earlier:
+            sent = [([i for i in items if i.sent or i.deleted], new) for items, new in earlier]
             if times is not None:
-                times.refine(None)  # no skew to trust: every entry in nanoseconds
-            sent = [i for i in earlier if i.sent or i.deleted]
+                for _, new in sent:
+                    times.refine(None, new)  # no skew to trust: every file in nanoseconds
             _update_manifest(root, guest, syncstate.load_manifest(root, guest.name), sent, False, mtimes)
         raise
-    items = earlier + last
-    out = _Outcome(items=items)
+    parts = earlier + done
+    out = _Outcome()
+    for items_, new_ in parts:
+        out.items += items_
+        out.new.add(new_)
+    items = out.items
     replaced = [i for i in items if (i.sent and not i.new) or (i.deleted and not i.path.endswith("/"))]
     retyped = [i for i in items if i.new and not i.is_file and not i.deleted]
-    if not replaced and not retyped and not any(i.sent for i in items) and not (first and items):
+    if (not replaced and not retyped and not out.new and not any(i.sent for i in items)
+            and not (first and items)):
         return out  # the no-change path: nothing else to ask the guest, nothing to record
     manifest = syncstate.load_manifest(root, guest.name)
     # A file the host turned into a symlink or a folder: rsync lists it as new, yet it replaced (and kept)
@@ -374,8 +375,13 @@ def _transfer(
         out.conflicts += found
         out.kept_backups = kept
     if not opts.dry_run:
-        refine()
-        _update_manifest(root, guest, manifest, items, full, mtimes, once=not earlier)
+        if times is not None and full:
+            # What the guest's clock says: a guest behind the host stamps its edits earlier, so more files need
+            # their ns mtime; unknown (no clock read), all of them.
+            skew = skew_of()
+            for _, new in parts:
+                times.refine(None if skew is None else coarse_limit(start, skew), new)
+        _update_manifest(root, guest, manifest, parts, full, mtimes)
     return out
 
 
@@ -394,52 +400,62 @@ def coarse_limit(start: float, skew: clock.Skew | None) -> int:
     return math.floor(start + behind - COARSE_MARGIN)
 
 
-def _first_send(send: Callable[..., rsync.Run], extra: list[str], base: str) -> list[rsync.Item]:
+def _first_send(send: Callable[..., rsync.Run], extra: list[str], base: str,
+                ) -> list[tuple[list[rsync.Item], rsync.NewFiles]]:
     """First sync: --backup costs ~25% on a tree of new files (measured), so send first only what the
     guest lacks (--ignore-existing: nothing is replaced, so nothing needs keeping), then the files it
     already has, with the usual backup. Usually the guest folder is empty and that second run is skipped."""
     run = send([*extra, "--ignore-existing", "--info=skip1"], None, backup=False)
     if not run.existing:
-        return run.items
+        return [(run.items, run.new)]
     known = all(os.path.lexists(base + p) for p in run.existing)  # else a name we misread: send all
     more = send([*extra, "--from0", "--files-from=-"] if known else extra, run.existing if known else None)
-    return run.items + more.items
+    return [(run.items, run.new), (more.items, more.new)]
 
 
 def _update_manifest(
-    root: Path, guest: Guest, manifest: syncstate.Manifest, items: list[rsync.Item], full: bool,
-    entries: dict[str, list[int]], *, once: bool = False,
+    root: Path, guest: Guest, manifest: syncstate.Manifest, parts: list[tuple[list[rsync.Item], rsync.NewFiles]],
+    full: bool, entries: dict[str, list[int]],
 ) -> None:
-    """full: a first sync of the whole tree (-ii: its unchanged files were listed too). once: in one attempt,
-    so each path was listed once, and `entries` (rsync.HostTimes) holds the manifest of every file listed."""
-    if full and once and not manifest:
-        manifest.update(entries)
+    """parts: each run's items and new files, in the order they ran. full: a first sync of the whole tree
+    (-ii: its unchanged files were listed too), so `entries` (rsync.HostTimes) has every file listed."""
+    if full and not manifest and len(parts) == 1:
+        # One run into an empty manifest, each path listed once: the manifest is its new files and entries,
+        # saved from their lists as they are (no object per file)
+        items, new = parts[0]
         for item in items:
             if not item.is_file and (item.deleted or item.new):
-                manifest.pop(item.path.rstrip("/"), None)
-        syncstate.save_manifest(root, guest.name, manifest)
+                entries.pop(item.path.rstrip("/"), None)
+        syncstate.save_lists(root, guest.name, new.paths, new.sizes, new.seconds, new.nanos, entries)
         return
     base = str(root) + os.sep
     get = entries.get
-    for item in items:
-        if item.is_file:
-            if item.sent or full:
-                entry = get(item.path)
-                manifest[item.path] = entry if entry is not None else [item.size, _mtime_ns(base + item.path, item)]
-        elif item.deleted or item.new:  # gone, or now a symlink or folder
-            manifest.pop(item.path.rstrip("/"), None)
+    for items, new in parts:
+        for item in items:
+            if item.is_file:
+                if item.sent or full:
+                    entry = get(item.path)
+                    manifest[item.path] = entry or [item.size, _mtime_ns(base + item.path, item.size, item.mtime)]
+            elif item.deleted or item.new:  # gone, or now a symlink or folder
+                manifest.pop(item.path.rstrip("/"), None)
+        for i, path in enumerate(new.paths):
+            ns = new.nanos.get(i)
+            if ns is None:  # kept in whole seconds (coarse_limit), or never read (no HostTimes)
+                ns = new.seconds[i] * 10**9 if full else _mtime_ns(base + path, new.sizes[i], new.seconds[i])
+            manifest[path] = [new.sizes[i], ns]
     syncstate.save_manifest(root, guest.name, manifest)
 
 
-def _mtime_ns(path: str, item: rsync.Item) -> int:
+def _mtime_ns(path: str, size: int, mtime: int) -> int:
     """The nanosecond mtime rsync gave the guest copy, when rsync.HostTimes did not read it (a dry run)."""
     try:
         st = os.lstat(path)
     except OSError:
-        return item.mtime * 10**9
-    if st.st_size == item.size and st.st_mtime_ns // 10**9 == item.mtime:
+        return mtime * 10**9
+    if st.st_size == size and st.st_mtime_ns // 10**9 == mtime:
         return st.st_mtime_ns
-    return item.mtime * 10**9
+    return mtime * 10**9
+
 
 
 def _verify(
@@ -450,7 +466,8 @@ def _verify(
     check = rsync.argv(guest, str(root), backup_dir=run_id, excludes=opts.excludes,
                        exclude_from=_ignore_file(root), extra=["--checksum", "--dry-run"],
                        control_path=opts.control_path, io_timeout=opts.timeout, marker=run_id, program=program)
-    differing = [i.path for i in _run(guest, check, None, opts, on_retry, [], marker=run_id).items if i.sent]
+    checked = _run(guest, check, None, opts, on_retry, [], marker=run_id)
+    differing = [*checked.new.paths, *(i.path for i in checked.items if i.sent)]
     if differing and not opts.dry_run:
         # Send the host's content; the guest's copy is kept in the backup (we cannot know which is newer).
         fix = rsync.argv(guest, str(root), backup_dir=run_id, excludes=opts.excludes,
