@@ -51,11 +51,14 @@ def run(
     input: str | None = None,
     check: bool = False,
     what: str | None = None,
+    errors: str = "replace",
 ) -> Result:
     """Run a program and wait for it at most `timeout` seconds.
 
     capture=False lets the child write to our terminal (installer progress); stdout/stderr are then "".
     check=True raises DevenvError with the tail of stderr when the exit code is not zero.
+    errors: how undecodable bytes in its input and output are handled; "surrogateescape" where they are
+    file names that must survive the round trip (os.fsencode gives the bytes back).
     """
     argv = [os.fspath(a) for a in args]
     try:
@@ -67,7 +70,7 @@ def run(
             stdout=subprocess.PIPE if capture else None,
             stderr=subprocess.PIPE if capture else None,
             text=True,
-            errors="replace",
+            errors=errors,
             start_new_session=True,  # our own process group, so a timeout kills children too
             preexec_fn=_die_with_us(),
         )
@@ -243,6 +246,7 @@ def run_lines(
     what: str | None = None,
     on_start: Callable[[subprocess.Popen[str]], None] | None = None,
     gather: float = GATHER,
+    errors: str = "replace",
 ) -> Result:
     """run_line_batches, one line at a time: on_line(line)."""
     def each(lines: list[str]) -> None:
@@ -250,7 +254,7 @@ def run_lines(
             on_line(line)
 
     return run_line_batches(args, each, timeout=timeout, input=input, env=env, what=what, on_start=on_start,
-                            gather=gather)
+                            gather=gather, errors=errors)
 
 
 def run_line_batches(
@@ -263,13 +267,14 @@ def run_line_batches(
     what: str | None = None,
     on_start: Callable[[subprocess.Popen[str]], None] | None = None,
     gather: float = GATHER,
+    errors: str = "replace",
 ) -> Result:
     """Like run(), but hands stdout's lines to on_lines as they come, a list per read (so the caller's work
     overlaps the child's, e.g. parsing rsync's itemized list during the transfer, and its per-line lookups
     are made once per read). Result.stdout is left empty.
     on_start gets the child once it runs (a watchdog that may kill its group); it must not read its stdout.
     gather: seconds to let output pile up after a small read (GATHER); 0 for a caller that needs every
-    line the moment it is written. Lines are decoded as text=True would (locale encoding, errors="replace",
+    line the moment it is written. Lines are decoded as text=True would (locale encoding, `errors` as run's,
     universal newlines) and passed without their newline; a last line without one is passed too."""
     import threading
     argv = [os.fspath(a) for a in args]
@@ -277,7 +282,7 @@ def run_line_batches(
         child = subprocess.Popen(  # noqa: S603 - an argument list, never a shell
             argv, env=dict(env) if env is not None else None,
             stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors=errors, start_new_session=True,
             preexec_fn=_die_with_us(),
         )
     except FileNotFoundError as exc:

@@ -450,34 +450,36 @@ def test_host_file_changed_after_rsync_listed_it_is_remembered_in_seconds_only(t
     assert [i.path for i in new.as_items()] == new.paths and all(i.sent and i.new for i in new.as_items())
 
 
-def test_manifest_lists_round_trip_and_the_first_format_is_still_read(tmp_path):
-    """Format 2 (parallel lists) is what devenv writes; a manifest an earlier devenv wrote (one object of
-    path -> [size, ns]) is read, and replaced by format 2 at the next save."""
+def test_manifest_round_trip_and_the_first_format_is_still_read(tmp_path):
+    """Format 2 (binary columns) is what devenv writes, a name that is not UTF-8 included; a manifest an
+    earlier devenv wrote (one JSON object of path -> [size, ns]) is read, and replaced at the next save; a
+    damaged one reads as none (every replaced guest copy is then kept)."""
     import json
 
     from devenv import paths
 
     root = tmp_path / "proj"
     root.mkdir()
-    manifest = {"a.py": [3, 1_700_000_000_123_456_789], "d/b é.py": [0, 1_700_000_001_000_000_000]}
+    manifest = {"a.py": [3, 1_700_000_000_123_456_789], "d/b é.py": [0, 1_700_000_001_000_000_000],
+                os.fsdecode(b"bad\xff"): [2**40, 5]}
     syncstate.save_manifest(root, "vm", manifest)
     assert syncstate.has_manifest(root, "vm") and syncstate.load_manifest(root, "vm") == manifest
-    saved = json.loads((paths.project_state(root) / "sync-vm.files.json").read_text(encoding="utf-8"))
-    assert saved["format"] == 2 and saved["paths"] == ["a.py", "d/b é.py"]
-    assert syncstate._unpack(saved["nanos"], "i") == [123_456_789, 0]
+    files = paths.project_state(root) / "sync-vm.files"
+    good = files.read_bytes()
+    assert good.startswith(syncstate.MAGIC) and b"bad\xff" in good
+    syncstate.save_lists(root, "vm", [], [], [], {})
+    assert syncstate.has_manifest(root, "vm") and syncstate.load_manifest(root, "vm") == {}
     syncstate.forget(root, "vm")
+    assert not files.exists()
     old = paths.project_state(root) / "sync-vm.manifest.json"
-    old.write_text(json.dumps(manifest), encoding="utf-8")
-    assert syncstate.has_manifest(root, "vm") and syncstate.load_manifest(root, "vm") == manifest
-    syncstate.save_manifest(root, "vm", {**manifest, "c.py": [1, 5]})
-    assert not old.exists() and syncstate.load_manifest(root, "vm")["c.py"] == [1, 5]
-    files = paths.project_state(root) / "sync-vm.files.json"
-    for broken in ('{"format": 2, "paths": ["x"], "sizes": ""}', '{"format": 2, "paths": ["x"], "sizes": "%%", '
-                   '"seconds": "", "nanos": ""}', "[1]", "{", '{"format": 3}'):
-        files.write_text(broken)
-        assert syncstate.load_manifest(root, "vm") == {}  # unreadable: every replaced guest copy is kept
-    syncstate.forget(root, "vm")
-    assert not syncstate.has_manifest(root, "vm")
+    first = {"a.py": [3, 1_700_000_000_123_456_789]}
+    old.write_text(json.dumps(first), encoding="utf-8")
+    assert syncstate.has_manifest(root, "vm") and syncstate.load_manifest(root, "vm") == first
+    syncstate.save_manifest(root, "vm", {**first, "c.py": [1, 5]})
+    assert not old.exists() and syncstate.load_manifest(root, "vm") == {**first, "c.py": [1, 5]}
+    for broken in (good[:-1], good + b"x", good[:10], b"", b"devenv sync manifest 3\n" + good[len(syncstate.MAGIC):]):
+        files.write_bytes(broken)
+        assert syncstate.load_manifest(root, "vm") == {}
 
 
 def test_no_ssh_master_where_its_socket_path_would_be_too_long(tmp_path, monkeypatch):
@@ -490,3 +492,19 @@ def test_no_ssh_master_where_its_socket_path_would_be_too_long(tmp_path, monkeyp
     finally:
         master.close()
     assert not os.listdir(deep)
+
+
+def test_a_file_name_that_is_not_utf8_is_sent_and_remembered(sync_project, sync_guest, sync_remote):
+    """rsync escapes the byte (\\#377); devenv reads it back as a lone surrogate (surrogateescape), which the
+    manifest must store and give back exactly, or the next sync of that file would be a false conflict."""
+    odd = os.fsencode(sync_project / "pkg") + b"/bad\xff.py"
+    with open(odd, "w") as fh:
+        fh.write("x = 1\n")
+    result = sync.sync(sync_project, sync_guest)
+    name = os.fsdecode(b"pkg/bad\xff.py")
+    assert name in result.created and os.path.exists(os.fsencode(sync_remote / "pkg") + b"/bad\xff.py")
+    assert name in syncstate.load_manifest(sync_project, "box")
+    with open(odd, "w") as fh:
+        fh.write("x = 'host edit'\n")
+    again = sync.sync(sync_project, sync_guest)
+    assert again.updated == (name,) and not again.conflicts

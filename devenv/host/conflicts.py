@@ -69,7 +69,7 @@ def remote_stat(
     # %Y: whole seconds everywhere; %y: the same time with nanoseconds (where the filesystem has them)
     script = 'cd -- "$1" && xargs -0 -r stat --printf "%s %Y %y\\t%n\\0" -- 2>/dev/null; exit 0'
     res = ssh.run(guest, ["sh", "-c", script, "sh", folder], input="\0".join(names), timeout=120,
-                  control_path=control_path)
+                  control_path=control_path, errors="surrogateescape")  # names as rsync gave them
     found = {}
     for entry in res.stdout.split("\0"):
         head, _, name = entry.partition("\t")
@@ -84,4 +84,4 @@ def prune_backups(guest: Guest, folder: str, names: list[str], control_path: str
     script = ('cd -- "$1" && xargs -0 -r rm -f -- && find . -mindepth 1 -depth -type d -empty -delete; '
               'rmdir -- "$1" 2>/dev/null; exit 0')
     ssh.run(guest, ["sh", "-c", script, "sh", folder], input="\0".join(names), timeout=120,
-            control_path=control_path)
+            control_path=control_path, errors="surrogateescape")

@@ -200,8 +200,10 @@ def run_once(
     watch = hangwatch.Watch(guest, marker, io_timeout, probe_path) if marker else None
     before = time.time()
     try:
+        # rsync -8 prints a name's bytes as they are: surrogateescape keeps a name that is not UTF-8 (and the
+        # --files-from names sent to it) exact, so os.fsencode gives the file's own bytes back
         res = proc.run_line_batches(args, parser.feed_lines, timeout=RUN_TIMEOUT, input=input, env=_env(),
-                                    what="rsync", on_start=watch.start if watch else None)
+                                    what="rsync", on_start=watch.start if watch else None, errors="surrogateescape")
     finally:
         hung = watch.stop() if watch else None
         if times is not None:

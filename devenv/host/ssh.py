@@ -82,15 +82,17 @@ def run(
     timeout: float,
     accept_new_host_key: bool = False,
     control_path: str | None = None,
+    errors: str = "replace",
 ) -> proc.Result:
     """Run argv on the guest. Returns the remote command's Result (any exit code but 255).
+    errors: see proc.run ("surrogateescape" where input or output carries file names).
 
     Raises GuestError when ssh itself fails (unreachable, host key unknown or changed, auth refused,
     or no answer within `timeout`); GuestError.transient says whether retrying may help.
     """
     try:
         argv_ = ssh_argv(guest, argv, accept_new_host_key=accept_new_host_key, control_path=control_path)
-        res = proc.run(argv_, timeout=timeout, input=input, what=f"ssh to {guest.name}")
+        res = proc.run(argv_, timeout=timeout, input=input, what=f"ssh to {guest.name}", errors=errors)
     except proc.Timeout as exc:
         raise SshFailure(f"{guest.describe()} did not answer within {timeout:g} s",
                          "is the guest running and reachable? try: ssh " + guest.destination,

@@ -9,9 +9,9 @@ Both are written atomically; the manifest is read only when a run touched existi
 from __future__ import annotations
 
 import array
-import base64
 import json
 import os
+import struct
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,58 +19,63 @@ from typing import Any
 from devenv import fsutil, paths
 
 Manifest = dict[str, list[int]]
-# The manifest's file (format 2): the paths as a JSON list, and beside them three columns of numbers (size,
-# mtime seconds, the mtime's nanoseconds), each packed as little-endian integers in base64, as the array
-# module makes them. The first format, one JSON object of path -> [size, ns] in sync-NAME.manifest.json, is
-# still read. Writing it was the biggest part of what a 100,000-file first sync does after rsync ends
-# (~45 ms: a list object per file, then 300,000 numbers through the JSON encoder); this takes ~10 ms.
-FORMAT = 2
-_COLUMNS = (("sizes", "q"), ("seconds", "q"), ("nanos", "i"))  # array type codes: 8, 8 and 4 bytes
+# The manifest's file, sync-NAME.files (format 2), binary: MAGIC, then the file count and the byte length of
+# the names (two little-endian uint64), the names joined by NUL (UTF-8; a name that is not UTF-8 keeps its
+# bytes, via surrogateescape), then three columns of little-endian integers: sizes (int64), mtime seconds
+# (int64) and the mtime's nanoseconds (int32). The first format, one JSON object of path -> [size, ns] in
+# sync-NAME.manifest.json, is still read. Writing that was the biggest part of what a 100,000-file first sync
+# did after rsync ended (~45 ms: a list object per file, then 300,000 numbers through the JSON encoder, and
+# it could not store a name that is not UTF-8); this takes a few ms.
+MAGIC = b"devenv sync manifest 2\n"
+_HEAD = struct.Struct("<QQ")
+_COLUMNS = ("q", "q", "i")  # array type codes: 8, 8 and 4 bytes
 
 
 def _file(project_root: Path, guest_name: str, kind: str) -> Path:
     return paths.project_state(project_root) / f"sync-{guest_name}.{kind}.json"
 
 
+def _files(project_root: Path, guest_name: str) -> Path:
+    return paths.project_state(project_root) / f"sync-{guest_name}.files"
+
+
 def has_manifest(project_root: Path, guest_name: str) -> bool:
-    return _file(project_root, guest_name, "files").exists() or _file(project_root, guest_name, "manifest").exists()
+    return _files(project_root, guest_name).exists() or _file(project_root, guest_name, "manifest").exists()
 
 
 def load_manifest(project_root: Path, guest_name: str) -> Manifest:
     """path -> [size, mtime ns]; {} when there is none or it cannot be read: then every guest copy we replace
     counts as a conflict (kept, reported), which loses nothing."""
     try:
-        data = json.loads(_file(project_root, guest_name, "files").read_text(encoding="utf-8"))
+        data = _files(project_root, guest_name).read_bytes()
     except FileNotFoundError:
         return _load_first_format(project_root, guest_name)
-    except (OSError, ValueError):
+    except OSError:
         return {}
     try:
-        if data.get("format") != FORMAT or not isinstance(data["paths"], list):
+        if not data.startswith(MAGIC):
             return {}
-        names = data["paths"]
-        sizes, seconds, nanos = (_unpack(data[key], code) for key, code in _COLUMNS)
-        if not len(names) == len(sizes) == len(seconds) == len(nanos):
+        at = len(MAGIC)
+        count, size = _HEAD.unpack_from(data, at)
+        at += _HEAD.size
+        names = data[at:at + size].decode("utf-8", "surrogateescape").split("\0") if count else []
+        at += size
+        columns = []
+        for code in _COLUMNS:
+            column = array.array(code)
+            end = at + count * column.itemsize
+            column.frombytes(data[at:end])
+            at = end
+            if sys.byteorder == "big":
+                column.byteswap()
+            columns.append(column.tolist())
+        sizes, seconds, nanos = columns
+        if at != len(data) or not count == len(names) == len(nanos):
             return {}
         return {path: [size, sec * 1_000_000_000 + nano]
                 for path, size, sec, nano in zip(names, sizes, seconds, nanos, strict=True)}
-    except (AttributeError, KeyError, TypeError, ValueError):  # binascii.Error is a ValueError
+    except (struct.error, ValueError):
         return {}
-
-
-def _pack(values: list[int], code: str) -> str:
-    column = array.array(code, values)
-    if sys.byteorder == "big":
-        column.byteswap()
-    return base64.b64encode(column.tobytes()).decode("ascii")
-
-
-def _unpack(text: str, code: str) -> list[int]:
-    column = array.array(code)
-    column.frombytes(base64.b64decode(text, validate=True))
-    if sys.byteorder == "big":
-        column.byteswap()
-    return column.tolist()
 
 
 def _load_first_format(project_root: Path, guest_name: str) -> Manifest:
@@ -102,10 +107,14 @@ def save_lists(
         sizes = sizes + [v[0] for v in more.values()]
         seconds = seconds + [v[1] // 1_000_000_000 for v in more.values()]
         fraction += [v[1] % 1_000_000_000 for v in more.values()]
-    columns = zip(_COLUMNS, (sizes, seconds, fraction), strict=True)
-    packed = {key: _pack(column, code) for (key, code), column in columns}
-    text = json.dumps({"format": FORMAT, "paths": names, **packed}, separators=(",", ":"), ensure_ascii=False)
-    fsutil.atomic_write(_file(project_root, guest_name, "files"), text)
+    blob = [MAGIC, b"", "\0".join(names).encode("utf-8", "surrogateescape")]
+    blob[1] = _HEAD.pack(len(names), len(blob[2]))
+    for code, values in zip(_COLUMNS, (sizes, seconds, fraction), strict=True):
+        column = array.array(code, values)
+        if sys.byteorder == "big":
+            column.byteswap()
+        blob.append(column.tobytes())
+    fsutil.atomic_write(_files(project_root, guest_name), b"".join(blob))
     _file(project_root, guest_name, "manifest").unlink(missing_ok=True)  # the first format's, now stale
 
 
@@ -132,5 +141,6 @@ def last_sync(project_root: Path, guest_name: str) -> dict[str, Any] | None:
 
 
 def forget(project_root: Path, guest_name: str) -> None:
-    for kind in ("files", "manifest", "last"):
+    _files(project_root, guest_name).unlink(missing_ok=True)
+    for kind in ("manifest", "last"):
         _file(project_root, guest_name, kind).unlink(missing_ok=True)
