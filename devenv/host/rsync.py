@@ -278,10 +278,10 @@ class HostTimes:
         ns = st.st_mtime_ns
         return ns if st.st_size == size and ns // 1_000_000_000 == mtime else mtime * 1_000_000_000
 
-    def refine(self, since: int | None, new: NewFiles) -> int:
+    def refine(self, since: int | None, news: Sequence[NewFiles]) -> int:
         """Read the ns mtime of the files kept in whole seconds whose second is `since` or later (None: all of
-        them), in `entries` and in `new`: after the run, when the guest's clock says they could be confused
-        with a guest edit. Returns how many were read."""
+        them), in `entries` and in each of `news` (every run's): after the run, when the guest's clock says
+        they could be confused with a guest edit. Returns how many were read."""
         if since is not None and since >= self.recent:
             return 0  # the usual case: the guest's clock is not behind the host's
         low, high = -(2**62) if since is None else since, self.recent
@@ -291,10 +291,11 @@ class HostTimes:
             if not ns % 1_000_000_000 and low <= ns // 1_000_000_000 < high:
                 entry[1] = self.stat_ns(path, entry[0], ns // 1_000_000_000)
                 read += 1
-        for i, sec in enumerate(new.seconds):
-            if low <= sec < high and i not in new.nanos:
-                new.nanos[i] = self.stat_ns(new.paths[i], new.sizes[i], sec)
-                read += 1
+        for new in news:  # all at once: the window narrows below (self.recent) once they are read
+            for i, sec in enumerate(new.seconds):
+                if low <= sec < high and i not in new.nanos:
+                    new.nanos[i] = self.stat_ns(new.paths[i], new.sizes[i], sec)
+                    read += 1
         self.close()
         self.recent = -(2**62) if since is None else min(self.recent, since)
         return read

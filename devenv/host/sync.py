@@ -348,8 +348,7 @@ def _transfer(
         if not opts.dry_run and earlier:
             sent = [([i for i in items if i.sent or i.deleted], new) for items, new in earlier]
             if times is not None:
-                for _, new in sent:
-                    times.refine(None, new)  # no skew to trust: every file in nanoseconds
+                times.refine(None, [new for _, new in sent])  # no skew to trust: every file in nanoseconds
             _update_manifest(root, guest, syncstate.load_manifest(root, guest.name), sent, False, mtimes)
         raise
     parts = earlier + done
@@ -379,8 +378,7 @@ def _transfer(
             # What the guest's clock says: a guest behind the host stamps its edits earlier, so more files need
             # their ns mtime; unknown (no clock read), all of them.
             skew = skew_of()
-            for _, new in parts:
-                times.refine(None if skew is None else coarse_limit(start, skew), new)
+            times.refine(None if skew is None else coarse_limit(start, skew), [new for _, new in parts])
         _update_manifest(root, guest, manifest, parts, full, mtimes)
     return out
 
